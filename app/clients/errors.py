@@ -1,0 +1,49 @@
+"""The one error hierarchy for downstream calls. Nothing above app/clients sees httpx."""
+
+from __future__ import annotations
+
+
+class DownstreamError(Exception):
+    """A downstream call did not give a usable answer. `service` names which one."""
+
+    retryable: bool = False
+
+    def __init__(self, service: str, detail: str) -> None:
+        # `detail` is for logs only: it never contains a URL, body or token.
+        super().__init__(f"{service}: {detail}")
+        self.service = service
+        self.detail = detail
+
+
+class DownstreamTimeoutError(DownstreamError):
+    retryable = True
+
+
+class DownstreamUnavailableError(DownstreamError):
+    """Connection failed, or a 5xx: the outcome of a write is unknown."""
+
+    retryable = True
+
+
+class DownstreamRateLimitedError(DownstreamError):
+    retryable = True
+
+    def __init__(self, service: str, retry_after_seconds: int | None) -> None:
+        super().__init__(service, f"rate limited, retry after {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DownstreamRejectedError(DownstreamError):
+    """A definitive 4xx answer with the contract's error code (e.g. invalid_state)."""
+
+    def __init__(self, service: str, status: int, code: str, param: str | None) -> None:
+        super().__init__(service, f"rejected with {status} {code}")
+        self.status = status
+        self.code = code
+        self.param = param
+        # The first request with this key is still running: same key, after a pause.
+        self.retryable = code == "idempotency_key_in_use"
+
+
+class DownstreamInvalidResponseError(DownstreamError):
+    """The body was not JSON, or not what the contract says. Never trusted."""

@@ -1,0 +1,63 @@
+"""The gateway's own tables. Migrations in migrations/versions create them; a test keeps
+the two in step."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One row per (caller scope, client key): the claim, the recovery point of a multi-step
+# mutation, and its stored outcome. The primary key is what makes the claim atomic.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # sha256 of (iss, sub, mutation name): one user's key never replays for another.
+    Column("scope_digest", String(64), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    # sha256 of the canonical input: same key with other input is refused.
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("recovery_point", String(32), nullable=False),
+    # Lease of the process working on it; a crashed holder's lease runs out.
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Steps that must happen after a commit (recording a charge on its invoice), written in
+# the same transaction as the state that needs them and relayed until done.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Index(None, "completed_at", "next_attempt_at"),
+)

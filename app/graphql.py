@@ -1,0 +1,100 @@
+"""The /graphql endpoint: authenticate first, then hand the request to Strawberry.
+
+Authentication happens here, before Strawberry sees the request, so that a missing or
+invalid token is answered with HTTP 401 and nothing is parsed or executed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache, ValidationCache
+
+from app.context import Context, build_context
+from app.request_id import request_id_of
+from app.resources import ResourceHolder
+from auth.bearer import extract_bearer_token
+from auth.errors import AuthenticationError, JwksUnavailableError
+from resolvers.query import Query
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED_BODY = {
+    "errors": [
+        {
+            "message": "Authentication required: missing or invalid access token.",
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+    ]
+}
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        # Factories, not instances: each execution gets its own extension object.
+        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+    )
+
+
+class GraphQLEndpoint:
+    def __init__(self, holder: ResourceHolder, *, graphiql: bool) -> None:
+        self._holder = holder
+        self._view = GraphQL[Context, None](
+            build_schema(),
+            graphql_ide="graphiql" if graphiql else None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self._handle(request)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request) -> Response:
+        view = self._view
+        if view.should_render_graphql_ide(view.request_adapter_class(request)):
+            if view.graphql_ide:
+                return await view.render_graphql_ide(request)
+            return PlainTextResponse("Not Found", status_code=404)
+        resources = self._holder.resources
+        try:
+            token = extract_bearer_token(request.headers.get("authorization"))
+            principal = await resources.verifier.verify(token)
+        except AuthenticationError as exc:
+            logger.info("authentication failed", extra={"reason": exc.reason})
+            return JSONResponse(
+                UNAUTHENTICATED_BODY,
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        except JwksUnavailableError:
+            logger.warning("identity provider keys unavailable")
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": "Authentication is temporarily unavailable; retry shortly.",
+                            "extensions": {"code": "AUTHENTICATION_UNAVAILABLE"},
+                        }
+                    ]
+                },
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        sub_response = await view.get_sub_response(request)
+        context = build_context(
+            request, sub_response, resources, principal, request_id_of(request.scope)
+        )
+        try:
+            return await view.run(request, context=context)
+        except HTTPException as exc:
+            # Strawberry's own transport refusals (bad JSON, wrong method for a mutation).
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)

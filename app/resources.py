@@ -1,0 +1,105 @@
+"""What the app holds open for its lifetime: the database engine, one pooled HTTP client
+per downstream service, and the token verifier. Opened and closed by the lifespan only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.clients.service import build_http_client
+from app.db import migrate
+from app.db.engine import create_engine
+from app.settings import Settings
+from auth.jwks import JwksCache
+from auth.verifier import JwtConfig, JwtVerifier
+
+# Test seam: tests hand in ASGI transports to reach in-process sandbox apps.
+Transports = Mapping[str, httpx.AsyncBaseTransport]
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    invoicing_http: httpx.AsyncClient
+    payments_http: httpx.AsyncClient
+    verifier: JwtVerifier
+
+
+class ResourceHolder:
+    """Lets routes built before start-up reach what the lifespan opened."""
+
+    def __init__(self) -> None:
+        self._resources: Resources | None = None
+
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            raise RuntimeError("the application has not started (lifespan not run)")
+        return self._resources
+
+    def set(self, resources: Resources | None) -> None:
+        self._resources = resources
+
+
+def _secret(value: object) -> str:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter else ""
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: Settings, transports: Transports | None = None
+) -> AsyncIterator[Resources]:
+    transports = transports or {}
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        if settings.is_development:
+            await migrate.upgrade(engine)
+        clients = {}
+        for name, url, token in (
+            ("invoicing", settings.invoicing_url, settings.invoicing_token),
+            ("payments", settings.payments_url, settings.payments_token),
+        ):
+            client = build_http_client(
+                str(url),
+                _secret(token),
+                transport=transports.get(name),
+                timeout_seconds=settings.request_timeout_seconds,
+            )
+            clients[name] = await stack.enter_async_context(client)
+        idp_http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=transports.get("idp"),
+                timeout=httpx.Timeout(5, connect=2),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        )
+        verifier = JwtVerifier(
+            JwtConfig(
+                issuer=str(settings.jwt_issuer),
+                audience=str(settings.jwt_audience),
+                jwks_url=str(settings.jwt_jwks_url),
+                algorithms=settings.jwt_algorithms,
+                leeway_seconds=settings.jwt_leeway_seconds,
+                dev_hs256_secret=(
+                    _secret(settings.jwt_dev_secret)
+                    if settings.is_development and settings.jwt_dev_secret
+                    else None
+                ),
+            ),
+            JwksCache(idp_http, str(settings.jwt_jwks_url)),
+        )
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            invoicing_http=clients["invoicing"],
+            payments_http=clients["payments"],
+            verifier=verifier,
+        )

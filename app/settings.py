@@ -1,0 +1,224 @@
+"""Settings from the environment, with the guards that keep a production gateway safe.
+
+Names are the contracts README's. Development gets working defaults (the local sandbox
+services and development identity provider); production gets none for anything that
+must be chosen deliberately, and refuses to start on a setting that would be unsafe.
+Every error names the environment variable at fault.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The local sandbox services and development identity provider `make run` starts.
+SANDBOX_INVOICING_URL = "http://127.0.0.1:8101"
+SANDBOX_PAYMENTS_URL = "http://127.0.0.1:8102"
+SANDBOX_INVOICING_TOKEN = "sandbox-invoicing-token"  # noqa: S105 - public sandbox value
+SANDBOX_PAYMENTS_TOKEN = "sandbox-payments-token"  # noqa: S105 - public sandbox value
+DEV_IDP_URL = "http://127.0.0.1:8100"
+DEV_JWT_ISSUER = DEV_IDP_URL
+DEV_JWT_AUDIENCE = "fintech-gateway"
+DEV_JWKS_URL = f"{DEV_IDP_URL}/.well-known/jwks.json"
+
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256"})
+DEV_ONLY_ALGORITHMS = frozenset({"HS256"})
+MIN_HS256_SECRET_BYTES = 32
+SUPPORTED_DATABASE_DRIVERS = ("postgresql+asyncpg://", "sqlite+aiosqlite://")
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a gateway that may start; the message names why."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+class Settings(BaseSettings):
+    """The gateway's configuration; build with `load_settings()` to get named errors."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    app_env: Literal["development", "production"] = "production"
+    database_url: str = "sqlite+aiosqlite:///./var/gateway.db"
+
+    invoicing_url: str | None = None
+    invoicing_token: SecretStr | None = None
+    payments_url: str | None = None
+    payments_token: SecretStr | None = None
+
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ("RS256", "ES256")
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_dev_secret: SecretStr | None = None
+
+    request_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    graphiql_enabled: bool | None = None
+
+    # Where development keeps its generated signing key and sandbox databases.
+    dev_data_dir: str = "./var"
+
+    _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
+    _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
+
+    @property
+    def is_development(self) -> bool:
+        return self.app_env == "development"
+
+    @property
+    def graphiql(self) -> bool:
+        if self.graphiql_enabled is None:
+            return self.is_development
+        return self.graphiql_enabled
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        env = str(data.get("app_env") or data.get("APP_ENV") or "production").lower()
+        if env != "development":
+            return data
+        defaults = {
+            "invoicing_url": SANDBOX_INVOICING_URL,
+            "invoicing_token": SANDBOX_INVOICING_TOKEN,
+            "payments_url": SANDBOX_PAYMENTS_URL,
+            "payments_token": SANDBOX_PAYMENTS_TOKEN,
+            "jwt_issuer": DEV_JWT_ISSUER,
+            "jwt_audience": DEV_JWT_AUDIENCE,
+            "jwt_jwks_url": DEV_JWKS_URL,
+        }
+        present = {key.lower() for key in data}
+        return {**{k: v for k, v in defaults.items() if k not in present}, **data}
+
+    @model_validator(mode="after")
+    def _guards(self) -> Self:
+        problems: list[str] = []
+        for name in (
+            "invoicing_url",
+            "invoicing_token",
+            "payments_url",
+            "payments_token",
+            "jwt_issuer",
+            "jwt_audience",
+            "jwt_jwks_url",
+        ):
+            value = getattr(self, name)
+            empty = (
+                value is None
+                or not (value.get_secret_value() if isinstance(value, SecretStr) else value).strip()
+            )
+            if empty:
+                problems.append(f"{name.upper()}: required")
+        problems += self._check_urls()
+        problems += self._check_algorithms()
+        if not self.database_url.startswith(SUPPORTED_DATABASE_DRIVERS):
+            problems.append(
+                "DATABASE_URL: must start with one of " + ", ".join(SUPPORTED_DATABASE_DRIVERS)
+            )
+        for origin in self.cors_origins:
+            scheme, host, _ = _origin(origin)
+            if origin == "*" or scheme not in ("http", "https") or not host:
+                problems.append(f"CORS_ORIGINS: {origin!r} is not an http(s) origin")
+        if not self.is_development:
+            problems += self._production_guards()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _check_urls(self) -> list[str]:
+        problems = []
+        for name in ("invoicing_url", "payments_url", "jwt_jwks_url"):
+            value = getattr(self, name)
+            if value and (urlsplit(value).scheme not in ("http", "https") or not _origin(value)[1]):
+                problems.append(f"{name.upper()}: must be an http(s) URL")
+        return problems
+
+    def _check_algorithms(self) -> list[str]:
+        allowed = ASYMMETRIC_ALGORITHMS | (DEV_ONLY_ALGORITHMS if self.is_development else set())
+        if not self.jwt_algorithms:
+            return ["JWT_ALGORITHMS: at least one algorithm is required"]
+        unsupported = [alg for alg in self.jwt_algorithms if alg not in allowed]
+        if unsupported:
+            return [f"JWT_ALGORITHMS: not allowed here: {', '.join(unsupported)}"]
+        if "HS256" in self.jwt_algorithms and self.jwt_dev_secret is None:
+            return ["JWT_DEV_SECRET: required when JWT_ALGORITHMS includes HS256"]
+        secret = self.jwt_dev_secret.get_secret_value() if self.jwt_dev_secret else None
+        if secret is not None and len(secret.encode()) < MIN_HS256_SECRET_BYTES:
+            # RFC 7518 section 3.2: an HS256 key shorter than the hash is guessable.
+            return [f"JWT_DEV_SECRET: must be at least {MIN_HS256_SECRET_BYTES} bytes"]
+        return []
+
+    def _production_guards(self) -> list[str]:
+        problems = []
+        if self.jwt_dev_secret is not None:
+            problems.append("JWT_DEV_SECRET: must not be set in production")
+        if self.jwt_jwks_url:
+            parts = urlsplit(self.jwt_jwks_url)
+            if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+                problems.append("JWT_JWKS_URL: must be https:// in production (or loopback)")
+        sandboxes = {
+            "invoicing_url": SANDBOX_INVOICING_URL,
+            "payments_url": SANDBOX_PAYMENTS_URL,
+            "jwt_jwks_url": DEV_JWKS_URL,
+        }
+        for name, sandbox_url in sandboxes.items():
+            value = getattr(self, name)
+            if value and _same_origin_as_sandbox(value, sandbox_url):
+                problems.append(f"{name.upper()}: points at the development sandbox")
+        tokens = {
+            "invoicing_token": SANDBOX_INVOICING_TOKEN,
+            "payments_token": SANDBOX_PAYMENTS_TOKEN,
+        }
+        for name, sandbox_token in tokens.items():
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value() == sandbox_token:
+                problems.append(f"{name.upper()}: is the public sandbox token")
+        if self.jwt_issuer == DEV_JWT_ISSUER:
+            problems.append("JWT_ISSUER: is the development identity provider")
+        return problems
+
+
+def _same_origin_as_sandbox(url: str, sandbox_url: str) -> bool:
+    scheme, host, port = _origin(url)
+    sandbox_scheme, _, sandbox_port = _origin(sandbox_url)
+    return scheme == sandbox_scheme and is_loopback_host(host) and port == sandbox_port
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (overrides win), or SettingsError naming each problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            messages.append(f"{location.upper()}: {message}" if location else message)
+        raise SettingsError("invalid settings: " + "; ".join(messages)) from None
