@@ -1,22 +1,26 @@
-"""The typed per-request context every resolver receives."""
+"""The typed per-request context every resolver receives: the principal, the
+per-request loaders behind the read service, and the services."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.clients.invoicing import InvoicingClient
+from app.clients.payments import PaymentsClient
 from app.clients.service import CallMeta, ServiceClient
+from app.loaders import Loaders
 from app.resources import Resources
-from app.services.viewer import ViewerService
+from app.services.reads import ReadService
 from auth.principal import Principal
 
-
-@dataclass(slots=True)
-class Services:
-    viewer: ViewerService
+# W3C trace context: forwarded only when well-formed (it travels in downstream headers).
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 @dataclass(slots=True)
@@ -25,7 +29,11 @@ class Context:
     response: Response
     principal: Principal
     request_id: str
-    services: Services
+    reads: ReadService
+
+
+def valid_traceparent(value: str | None) -> str | None:
+    return value if value is not None and _TRACEPARENT.fullmatch(value) else None
 
 
 def build_context(
@@ -34,17 +42,20 @@ def build_context(
     resources: Resources,
     principal: Principal,
     request_id: str,
+    today: Callable[[], date],
 ) -> Context:
     meta = CallMeta(
         request_id=request_id,
-        traceparent=request.headers.get("traceparent"),
+        traceparent=valid_traceparent(request.headers.get("traceparent")),
         actor_id=principal.subject,
     )
     invoicing = InvoicingClient(ServiceClient("invoicing", resources.invoicing_http, meta))
+    payments = PaymentsClient(ServiceClient("payments", resources.payments_http, meta))
+    loaders = Loaders(invoicing, payments)
     return Context(
         request=request,
         response=response,
         principal=principal,
         request_id=request_id,
-        services=Services(viewer=ViewerService(principal, invoicing)),
+        reads=ReadService(principal, loaders, invoicing, payments, today),
     )

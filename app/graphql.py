@@ -10,18 +10,24 @@ import logging
 
 import strawberry
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from app.context import Context, build_context
+from app.errors import ErrorPolicy
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
 from auth.bearer import extract_bearer_token
 from auth.errors import AuthenticationError, JwksUnavailableError
 from resolvers.query import Query
+from schema.nodes import Business, Customer, Invoice, Payment, Refund
+from schema.scalars import SCALARS
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +41,26 @@ UNAUTHENTICATED_BODY = {
 }
 
 
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorPolicy logs what deserves it (unexpected errors, with traceback); the
+        # default would log every NOT_FOUND and FORBIDDEN with a stack trace.
+        return
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
+        types=[Business, Customer, Invoice, Payment, Refund],
         # Factories, not instances: each execution gets its own extension object.
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            ErrorPolicy,
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 
@@ -91,7 +112,12 @@ class GraphQLEndpoint:
             )
         sub_response = await view.get_sub_response(request)
         context = build_context(
-            request, sub_response, resources, principal, request_id_of(request.scope)
+            request,
+            sub_response,
+            resources,
+            principal,
+            request_id_of(request.scope),
+            resources.today,
         )
         try:
             return await view.run(request, context=context)

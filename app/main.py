@@ -3,8 +3,9 @@ application uvicorn serves (`app.main:app`), built from the environment on start
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,16 +15,21 @@ from starlette.types import Receive, Scope, Send
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
 from app.request_id import RequestIdMiddleware
-from app.resources import ResourceHolder, Transports, open_resources
+from app.resources import ResourceHolder, Transports, open_resources, utc_today
 from app.settings import Settings, load_settings
 
 
-def create_app(settings: Settings, *, transports: Transports | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    transports: Transports | None = None,
+    today: Callable[[], date] = utc_today,
+) -> Starlette:
     holder = ResourceHolder()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with open_resources(settings, transports) as resources:
+        async with open_resources(settings, transports, today) as resources:
             holder.set(resources)
             try:
                 yield

@@ -3,9 +3,10 @@ per downstream service, and the token verifier. Opened and closed by the lifespa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +29,8 @@ class Resources:
     invoicing_http: httpx.AsyncClient
     payments_http: httpx.AsyncClient
     verifier: JwtVerifier
+    # The calendar date "overdue" is judged against (UTC); replaceable in tests.
+    today: Callable[[], date]
 
 
 class ResourceHolder:
@@ -51,9 +54,15 @@ def _secret(value: object) -> str:
     return str(getter()) if getter else ""
 
 
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
 @asynccontextmanager
 async def open_resources(
-    settings: Settings, transports: Transports | None = None
+    settings: Settings,
+    transports: Transports | None = None,
+    today: Callable[[], date] = utc_today,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     async with AsyncExitStack() as stack:
@@ -102,4 +111,5 @@ async def open_resources(
             invoicing_http=clients["invoicing"],
             payments_http=clients["payments"],
             verifier=verifier,
+            today=today,
         )

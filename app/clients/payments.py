@@ -1,0 +1,63 @@
+"""The payments service: payments, refunds, balances."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.clients.models import Balance, Payment, Refund
+from app.clients.reads import Page, batch_read, listing
+from app.clients.service import ServiceClient
+
+
+class PaymentsClient:
+    def __init__(self, service: ServiceClient) -> None:
+        self._service = service
+
+    async def get_payments(self, ids: Sequence[str]) -> list[Payment]:
+        return await batch_read(self._service, "/v1/payments", "ids", ids, Payment, lambda p: p.id)
+
+    async def payments_for_invoices(self, invoice_ids: Sequence[str]) -> list[Payment]:
+        return await batch_read(
+            self._service,
+            "/v1/payments",
+            "invoice_ids",
+            invoice_ids,
+            Payment,
+            lambda p: p.invoice_id,
+        )
+
+    async def list_payments(
+        self, business_id: str, *, limit: int, starting_after: str | None
+    ) -> Page[Payment]:
+        return await listing(
+            self._service,
+            "/v1/payments",
+            business_id,
+            Payment,
+            lambda p: p.business_id,
+            limit=limit,
+            starting_after=starting_after,
+        )
+
+    async def get_refunds(self, ids: Sequence[str]) -> list[Refund]:
+        return await batch_read(self._service, "/v1/refunds", "ids", ids, Refund, lambda r: r.id)
+
+    async def refunds_for_payments(self, payment_ids: Sequence[str]) -> list[Refund]:
+        return await batch_read(
+            self._service,
+            "/v1/refunds",
+            "payment_ids",
+            payment_ids,
+            Refund,
+            lambda r: r.payment_id,
+        )
+
+    async def balances(self, business_ids: Sequence[str]) -> list[Balance]:
+        return await batch_read(
+            self._service,
+            "/v1/balances",
+            "business_ids",
+            business_ids,
+            Balance,
+            lambda b: b.business_id,
+        )

@@ -1,0 +1,215 @@
+"""Every object the schema shows is read here, and admitted by the ownership policy
+here: an object of a business the caller is not a member of is answered exactly as a
+missing one (None), and an object a downstream service links to the wrong business is
+dropped and logged as a security event."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TypeVar
+
+from app.clients import models
+from app.clients.invoicing import InvoicingClient
+from app.clients.payments import PaymentsClient
+from app.clients.reads import Page
+from app.loaders import Loaders
+from auth import policy
+from auth.principal import Principal
+
+security_log = logging.getLogger("gateway.security")
+
+RecordT = TypeVar("RecordT", bound=models.ContractModel)
+
+_TYPE_OF_PREFIX = {
+    "biz_": "Business",
+    "cus_": "Customer",
+    "inv_": "Invoice",
+    "pay_": "Payment",
+    "re_": "Refund",
+}
+
+
+class ReadService:
+    def __init__(
+        self,
+        principal: Principal,
+        loaders: Loaders,
+        invoicing: InvoicingClient,
+        payments: PaymentsClient,
+        today: Callable[[], date],
+    ) -> None:
+        self._principal = principal
+        self._loaders = loaders
+        self._invoicing = invoicing
+        self._payments = payments
+        self._today = today
+
+    def today(self) -> date:
+        return self._today()
+
+    # -- single objects by id ---------------------------------------------------------
+
+    async def business(self, business_id: str) -> models.Business | None:
+        # Not a member: not even asked downstream, so a stranger's id and an unknown id
+        # cost the same.
+        if not policy.admits(self._principal, business_id):
+            return None
+        return self._admitted(await self._loaders.business.load(business_id))
+
+    async def businesses(self, business_ids: Sequence[str]) -> list[models.Business]:
+        wanted = [b for b in business_ids if policy.admits(self._principal, b)]
+        if not wanted:
+            return []
+        found = await self._loaders.business.load_many(wanted)
+        return [record for record in found if record is not None and self._admitted(record)]
+
+    async def customer(self, customer_id: str) -> models.Customer | None:
+        return self._admitted(await self._loaders.customer.load(customer_id))
+
+    async def invoice(self, invoice_id: str) -> models.Invoice | None:
+        return self._admitted(await self._loaders.invoice.load(invoice_id))
+
+    async def payment(self, payment_id: str) -> models.Payment | None:
+        return self._admitted(await self._loaders.payment.load(payment_id))
+
+    async def refund(self, refund_id: str) -> models.Refund | None:
+        return self._admitted(await self._loaders.refund.load(refund_id))
+
+    async def balance(self, business_id: str) -> models.Balance | None:
+        if not policy.admits(self._principal, business_id):
+            return None
+        return self._admitted(await self._loaders.balance.load(business_id))
+
+    async def node(self, node_id: str) -> models.OwnedRecord | None:
+        type_name = _type_of(node_id)
+        # A type the token may not read is not fetched: decided from the id's prefix.
+        if type_name is None or not policy.may_read_type(self._principal, type_name):
+            return None
+        loader = {
+            "Business": self.business,
+            "Customer": self.customer,
+            "Invoice": self.invoice,
+            "Payment": self.payment,
+            "Refund": self.refund,
+        }[type_name]
+        return await loader(node_id)
+
+    async def nodes(self, node_ids: Sequence[str]) -> list[models.OwnedRecord | None]:
+        import asyncio
+
+        # All loads start together, so each type becomes one batch call.
+        return list(await asyncio.gather(*(self.node(node_id) for node_id in node_ids)))
+
+    # -- edges: the child must belong to the parent's business ------------------------
+
+    async def customer_of(self, invoice: models.Invoice) -> models.Customer | None:
+        customer = await self._loaders.customer.load(invoice.customer_id)
+        return self._child(invoice.business_id, customer, "Invoice.customer")
+
+    async def invoice_of(self, payment: models.Payment) -> models.Invoice | None:
+        invoice = await self._loaders.invoice.load(payment.invoice_id)
+        return self._child(payment.business_id, invoice, "Payment.invoice")
+
+    async def payment_of(self, refund: models.Refund) -> models.Payment | None:
+        payment = await self._loaders.payment.load(refund.payment_id)
+        return self._child(refund.business_id, payment, "Refund.payment")
+
+    async def payments_of(self, invoice: models.Invoice) -> list[models.Payment]:
+        payments = await self._loaders.payments_by_invoice.load(invoice.id)
+        kept = self._children(invoice.business_id, payments, "Invoice.payments")
+        for payment in kept:
+            self._loaders.payment.prime(payment.id, payment)
+        return sorted(kept, key=lambda p: (p.created_at, p.id))
+
+    async def refunds_of(self, payment: models.Payment) -> list[models.Refund]:
+        refunds = await self._loaders.refunds_by_payment.load(payment.id)
+        kept = self._children(payment.business_id, refunds, "Payment.refunds")
+        return sorted(kept, key=lambda r: (r.created_at, r.id))
+
+    # -- listings of one business (the caller's: its Business was admitted first) ----
+
+    async def customers_page(
+        self, business_id: str, *, limit: int, starting_after: str | None
+    ) -> Page[models.Customer]:
+        if not policy.admits(self._principal, business_id):
+            return Page(items=[], has_more=False)
+        page = await self._invoicing.list_customers(
+            business_id, limit=limit, starting_after=starting_after
+        )
+        for customer in page.items:
+            self._loaders.customer.prime(customer.id, customer)
+        return page
+
+    async def invoices_page(
+        self,
+        business_id: str,
+        *,
+        limit: int,
+        starting_after: str | None,
+        status: str | None,
+        customer_id: str | None,
+    ) -> Page[models.Invoice]:
+        if not policy.admits(self._principal, business_id):
+            return Page(items=[], has_more=False)
+        page = await self._invoicing.list_invoices(
+            business_id,
+            limit=limit,
+            starting_after=starting_after,
+            status=status,
+            customer_id=customer_id,
+        )
+        for invoice in page.items:
+            self._loaders.invoice.prime(invoice.id, invoice)
+        return page
+
+    async def payments_page(
+        self, business_id: str, *, limit: int, starting_after: str | None
+    ) -> Page[models.Payment]:
+        if not policy.admits(self._principal, business_id):
+            return Page(items=[], has_more=False)
+        page = await self._payments.list_payments(
+            business_id, limit=limit, starting_after=starting_after
+        )
+        for payment in page.items:
+            self._loaders.payment.prime(payment.id, payment)
+        return page
+
+    # -- the ownership rule ----------------------------------------------------------
+
+    def _admitted(self, record: RecordT | None) -> RecordT | None:
+        if record is None:
+            return None
+        owner = getattr(record, "business_id", None)
+        if not isinstance(owner, str) or not policy.admits(self._principal, owner):
+            return None
+        return record
+
+    def _child(self, parent_business: str, record: RecordT | None, edge: str) -> RecordT | None:
+        if record is None:
+            return None
+        if getattr(record, "business_id", None) != parent_business:
+            _log_foreign(edge, 1)
+            return None
+        return self._admitted(record)
+
+    def _children(self, parent_business: str, records: list[RecordT], edge: str) -> list[RecordT]:
+        kept = [r for r in records if getattr(r, "business_id", None) == parent_business]
+        if len(kept) != len(records):
+            _log_foreign(edge, len(records) - len(kept))
+        return [r for r in kept if self._admitted(r) is not None]
+
+
+def _type_of(node_id: str) -> str | None:
+    for prefix, type_name in _TYPE_OF_PREFIX.items():
+        if node_id.startswith(prefix):
+            return type_name
+    return None
+
+
+def _log_foreign(edge: str, count: int) -> None:
+    security_log.warning(
+        "downstream linked an object of another business",
+        extra={"event": "downstream_foreign_object", "edge": edge, "dropped": count},
+    )
