@@ -10,7 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # A caller-chosen id lands in logs and downstream headers: keep it short and inert.
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,128}")
 STATE_KEY = "request_id"
 
 
@@ -27,7 +27,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if _VALID_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         scope.setdefault("state", {})[STATE_KEY] = request_id
 
         async def send_with_id(message: Message) -> None:

@@ -9,6 +9,7 @@ Every error names the environment variable at fault.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
@@ -41,15 +42,28 @@ def _split_commas(value: object) -> object:
     return value
 
 
+def _as_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        # The resolver also takes "2130706433", "127.1" and "0x7f.1" for 127.0.0.1.
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def is_loopback_host(host: str | None) -> bool:
+    """Whether connecting to `host` stays on this machine, however it is spelled."""
     if not host:
         return False
-    if host.lower() == "localhost":
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = _as_ip(host)
+    # 0.0.0.0 and :: as a destination reach this machine too.
+    return address is not None and (address.is_loopback or address.is_unspecified)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -63,7 +77,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     app_env: Literal["development", "production"] = "production"
-    database_url: str = "sqlite+aiosqlite:///./var/gateway.db"
+    # May carry a password: kept out of repr and logs.
+    database_url: str = Field(default="sqlite+aiosqlite:///./var/gateway.db", repr=False)
 
     invoicing_url: str | None = None
     invoicing_token: SecretStr | None = None
@@ -179,10 +194,13 @@ class Settings(BaseSettings):
         problems = []
         if self.jwt_dev_secret is not None:
             problems.append("JWT_DEV_SECRET: must not be set in production")
-        if self.jwt_jwks_url:
-            parts = urlsplit(self.jwt_jwks_url)
-            if parts.scheme != "https" and not is_loopback_host(parts.hostname):
-                problems.append("JWT_JWKS_URL: must be https:// in production (or loopback)")
+        # Tokens (service and end-user keys) must not cross a network in clear text.
+        for name in ("invoicing_url", "payments_url", "jwt_jwks_url"):
+            value = getattr(self, name)
+            if value:
+                parts = urlsplit(value)
+                if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+                    problems.append(f"{name.upper()}: must be https:// in production (or loopback)")
         sandboxes = {
             "invoicing_url": SANDBOX_INVOICING_URL,
             "payments_url": SANDBOX_PAYMENTS_URL,
@@ -200,7 +218,7 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value() == sandbox_token:
                 problems.append(f"{name.upper()}: is the public sandbox token")
-        if self.jwt_issuer == DEV_JWT_ISSUER:
+        if self.jwt_issuer and _same_origin_as_sandbox(self.jwt_issuer, DEV_JWT_ISSUER):
             problems.append("JWT_ISSUER: is the development identity provider")
         return problems
 

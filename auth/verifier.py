@@ -22,6 +22,9 @@ _JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
 # RFC 7518 section 3.2: an HS256 key must be at least as long as the hash.
 _MIN_HS256_SECRET_BYTES = 32
 _MAX_SUBJECT_LENGTH = 255
+_SUBJECT_SHAPE = re.compile(rf"[\x21-\x7e]{{1,{_MAX_SUBJECT_LENGTH}}}")
+# Year 2286 in seconds; a signed token claiming more is malformed, not "far future".
+_MAX_NUMERIC_DATE = 10**10
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 _BUSINESS_ID = re.compile(r"biz_[A-Za-z0-9]{1,32}", re.ASCII)
 _ROLES = {role.value: role for role in Role}
@@ -165,7 +168,9 @@ def _principal(claims: dict[str, Any], config: JwtConfig, now: float) -> Princip
         raise AuthenticationError("bad_issuer")
     _check_audience(_required(claims, "aud"), config.audience)
     subject = _required(claims, "sub")
-    if not isinstance(subject, str) or not 0 < len(subject) <= _MAX_SUBJECT_LENGTH:
+    # The subject travels downstream as the X-Actor-Id header and into audit logs:
+    # printable ASCII only, so it can never split a header or forge a log line.
+    if not isinstance(subject, str) or not _SUBJECT_SHAPE.fullmatch(subject):
         raise AuthenticationError("bad_subject")
     leeway = config.leeway_seconds
     if _numeric_date(claims, "exp") <= now - leeway:
@@ -199,9 +204,14 @@ def _check_audience(aud: Any, audience: str) -> None:
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float:
     value = _required(claims, name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthenticationError(f"bad_claim:{name}")
-    return value  # int or finite float, checked above
+    # Bounded before any float arithmetic: 10**400 would overflow, NaN never compares.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AuthenticationError(f"bad_claim:{name}")
+    if not -_MAX_NUMERIC_DATE < value < _MAX_NUMERIC_DATE:
+        raise AuthenticationError(f"bad_claim:{name}")
+    return value
 
 
 def _memberships(claims: dict[str, Any]) -> dict[str, Role]:

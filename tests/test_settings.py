@@ -176,4 +176,14 @@ def test_graphiql_can_be_enabled_explicitly_in_production() -> None:
 
 
 def test_secrets_do_not_appear_in_the_settings_repr() -> None:
-    assert "pay-secret-0123456789" not in repr(production())
+    settings = production(database_url="postgresql+asyncpg://gw:S3cretPw@db.internal/gw")
+
+    assert "pay-secret-0123456789" not in repr(settings)
+    assert "S3cretPw" not in repr(settings)
+
+
+def test_a_loopback_downstream_may_be_plain_http_in_production() -> None:
+    # A sidecar proxy on the same machine terminates TLS for the real service.
+    assert (
+        production(invoicing_url="http://127.0.0.1:9001").invoicing_url == "http://127.0.0.1:9001"
+    )

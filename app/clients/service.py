@@ -52,13 +52,26 @@ def build_http_client(
     """The one pooled client for a service, owned by the app's lifespan."""
     return httpx.AsyncClient(
         base_url=base_url,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            # No compression: a small compressed body must not expand past the size cap
+            # in one decoding step.
+            "Accept-Encoding": "identity",
+        },
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 2)),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
         transport=transport,
         follow_redirects=False,
         trust_env=False,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
 
 
 class ServiceClient:
@@ -68,44 +81,61 @@ class ServiceClient:
         self._meta = meta
 
     async def get(self, path: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
-        response = await self._send("GET", path, params=params)
-        return self._parse(response, model)
+        answer = await self._send("GET", path, params=params)
+        return self._parse(answer, model)
 
     async def _send(
         self, method: str, path: str, *, params: Mapping[str, str] | None = None
-    ) -> httpx.Response:
+    ) -> _Answer:
+        request = self._http.build_request(
+            method, path, params=params, headers=self._meta.headers()
+        )
         try:
-            response = await self._http.request(
-                method, path, params=params, headers=self._meta.headers()
-            )
+            response = await self._http.send(request, stream=True)
+            try:
+                body = await self._read_capped(response)
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
             raise DownstreamTimeoutError(self.name, f"{method} timed out") from exc
         except httpx.HTTPError as exc:
             raise DownstreamUnavailableError(
                 self.name, f"{method} failed: {type(exc).__name__}"
             ) from exc
-        if response.status_code >= 400:
-            raise self._error_for(response)
-        return response
+        answer = _Answer(response.status_code, response.headers, body)
+        if answer.status >= 400:
+            raise self._error_for(answer)
+        return answer
 
-    def _error_for(self, response: httpx.Response) -> DownstreamError:
-        status = response.status_code
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+            raise DownstreamInvalidResponseError(self.name, "response body too large")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise DownstreamInvalidResponseError(self.name, "response body too large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _error_for(self, answer: _Answer) -> DownstreamError:
+        status = answer.status
         if status == 429:
-            return DownstreamRateLimitedError(self.name, _retry_after(response))
+            return DownstreamRateLimitedError(self.name, _retry_after(answer.headers))
         if status >= 500:
             return DownstreamUnavailableError(self.name, f"answered {status}")
-        code, param = _error_code(response)
+        code, param = _error_code(answer.body)
         if status == 401:
             # The gateway's own service token was refused: an operator problem, not the
             # caller's. Never shown as a client error.
             return DownstreamUnavailableError(self.name, "refused the service token (401)")
         return DownstreamRejectedError(self.name, status, code, param)
 
-    def _parse(self, response: httpx.Response, model: type[ModelT]) -> ModelT:
-        if len(response.content) > MAX_RESPONSE_BYTES:
-            raise DownstreamInvalidResponseError(self.name, "response body too large")
+    def _parse(self, answer: _Answer, model: type[ModelT]) -> ModelT:
         try:
-            payload: Any = json.loads(response.content, parse_constant=_reject_constant)
+            payload: Any = json.loads(answer.body, parse_constant=_reject_constant)
             return model.model_validate(payload)
         except (ValueError, ValidationError) as exc:
             raise DownstreamInvalidResponseError(
@@ -117,14 +147,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _retry_after(response: httpx.Response) -> int | None:
-    value = response.headers.get("Retry-After", "")
+def _retry_after(headers: httpx.Headers) -> int | None:
+    value = headers.get("Retry-After", "")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 6 else None
 
 
-def _error_code(response: httpx.Response) -> tuple[str, str | None]:
+def _error_code(body: bytes) -> tuple[str, str | None]:
     try:
-        error = json.loads(response.content)["error"]
+        error = json.loads(body)["error"]
         code, param = error["code"], error.get("param")
     except (ValueError, KeyError, TypeError):
         return "unknown", None

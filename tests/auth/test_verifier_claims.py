@@ -61,7 +61,9 @@ async def test_each_required_claim_must_be_present(
 
 
 @pytest.mark.parametrize("name", ["exp", "iat", "nbf"])
-@pytest.mark.parametrize("value", ["1700000000", True, [NOW], {"t": NOW}])
+@pytest.mark.parametrize(
+    "value", ["1700000000", True, [NOW], {"t": NOW}, 10**400, -(10**400), 1e300]
+)
 async def test_time_claims_must_be_numbers(
     verifier: JwtVerifier, sign: Any, name: str, value: Any
 ) -> None:
@@ -140,7 +142,21 @@ async def test_an_audience_string_or_list_containing_ours_is_accepted(
     assert (await verifier.verify(sign(aud=aud))).subject == "user_123"
 
 
-@pytest.mark.parametrize("sub", ["", "x" * 256, 12345, ["user_123"]])
+@pytest.mark.parametrize(
+    "sub",
+    [
+        "",
+        "x" * 256,
+        12345,
+        ["user_123"],
+        # The subject becomes the X-Actor-Id header and an audit-log field downstream.
+        "user\r\nX-Evil: 1",
+        "user\n",
+        "user 123",
+        "usér",
+        "user\x00",
+    ],
+)
 async def test_the_subject_must_be_a_short_nonempty_string(
     verifier: JwtVerifier, sign: Any, sub: Any
 ) -> None:

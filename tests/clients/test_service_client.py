@@ -249,3 +249,43 @@ async def test_every_call_carries_the_service_token_and_request_id() -> None:
     assert seen[0]["authorization"] == f"Bearer {TOKEN}"
     assert seen[0]["x-request-id"] == "req-0123456789"
     assert "traceparent" not in seen[0]
+
+
+async def test_a_compressed_body_that_expands_past_the_cap_is_refused_while_streaming() -> None:
+    import gzip
+
+    bomb = gzip.compress(b'{"object": "list", "pad": "' + b"0" * (64 * 2**20))
+    assert len(bomb) < 200_000
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+
+    async with transport(handler) as http:
+        with pytest.raises(DownstreamInvalidResponseError) as raised:
+            await invoicing(http).get_businesses(["biz_asked"])
+
+    assert raised.value.detail == "response body too large"
+
+
+async def test_a_declared_oversized_body_is_refused_before_reading() -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"{}", headers={"Content-Length": str(10 * 2**20)})
+
+    async with transport(handler) as http:
+        with pytest.raises(DownstreamInvalidResponseError) as raised:
+            await invoicing(http).get_businesses(["biz_asked"])
+
+    assert raised.value.detail == "response body too large"
+
+
+async def test_downstream_bodies_are_asked_for_uncompressed() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["accept-encoding"])
+        return httpx.Response(200, json={"object": "list", "has_more": False, "data": []})
+
+    async with transport(handler) as http:
+        await invoicing(http).get_businesses(["biz_asked"])
+
+    assert seen == ["identity"]

@@ -75,9 +75,9 @@ def gateway_settings(database_url: str, **changes: object) -> Settings:
     values: dict[str, object] = {
         "app_env": "production",
         "database_url": database_url,
-        "invoicing_url": "http://invoicing.test",
+        "invoicing_url": "https://invoicing.test",
         "invoicing_token": INVOICING_TOKEN,
-        "payments_url": "http://payments.test",
+        "payments_url": "https://payments.test",
         "payments_token": PAYMENTS_TOKEN,
         "jwt_issuer": ISSUER,
         "jwt_audience": AUDIENCE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from app.sandbox.seed import DEMO_BUSINESS_IDS
 from auth.principal import Role
@@ -113,13 +114,38 @@ async def test_the_request_id_is_returned_and_forwarded_downstream(
     ]
 
 
-async def test_a_malformed_request_id_is_replaced(gateway: httpx.AsyncClient) -> None:
-    response = await gateway.get("/healthz", headers={"X-Request-Id": "bad id\twith spaces"})
+@pytest.mark.parametrize("offered", ["bad id\twith spaces", "abcdefgh\n", "short", "x" * 129])
+async def test_a_malformed_request_id_is_replaced(gateway: httpx.AsyncClient, offered: str) -> None:
+    response = await gateway.get("/healthz", headers=[(b"X-Request-Id", offered.encode())])
 
     generated = response.headers["x-request-id"]
-    assert generated != "bad id\twith spaces"
+    assert generated != offered
     assert len(generated) == 32
     assert generated.isalnum()
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" + "x" * 4000,
+        "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "garbage",
+        "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+    ],
+)
+async def test_a_malformed_traceparent_is_not_forwarded(
+    gateway: httpx.AsyncClient,
+    token_for: TokenFactory,
+    downstreams: Downstreams,
+    traceparent: str,
+) -> None:
+    token = token_for([(DEMO_BUSINESS_IDS[0], Role.OWNER)])
+
+    response = await graphql(gateway, VIEWER_QUERY, token, headers={"traceparent": traceparent})
+
+    assert response.status_code == 200
+    calls = await downstreams.calls("invoicing")
+    assert [call["headers"]["traceparent"] for call in calls] == [None]
 
 
 async def test_graphiql_is_off_in_production(gateway: httpx.AsyncClient) -> None:
