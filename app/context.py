@@ -14,6 +14,7 @@ from starlette.responses import Response
 from app.clients.invoicing import InvoicingClient
 from app.clients.payments import PaymentsClient
 from app.clients.service import CallMeta, ServiceClient
+from app.deadline import Deadline
 from app.loaders import Loaders
 from app.resources import Resources
 from app.services.reads import ReadService
@@ -43,11 +44,13 @@ def build_context(
     principal: Principal,
     request_id: str,
     today: Callable[[], date],
+    deadline: Deadline,
 ) -> Context:
     meta = CallMeta(
         request_id=request_id,
         traceparent=valid_traceparent(request.headers.get("traceparent")),
         actor_id=principal.subject,
+        deadline=deadline,
     )
     invoicing = InvoicingClient(ServiceClient("invoicing", resources.invoicing_http, meta))
     payments = PaymentsClient(ServiceClient("payments", resources.payments_http, meta))

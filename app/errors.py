@@ -15,7 +15,9 @@ from app.clients.errors import (
     DownstreamError,
     DownstreamRateLimitedError,
     DownstreamTimeoutError,
+    DownstreamUnavailableError,
 )
+from app.services.errors import InvalidInputError
 
 logger = logging.getLogger("gateway.errors")
 
@@ -31,7 +33,10 @@ def _downstream(error: DownstreamError) -> tuple[str, str, dict[str, object]]:
         if error.retry_after_seconds is not None:
             extra["retryAfterSeconds"] = error.retry_after_seconds
         return "RATE_LIMITED", f"The {service} service is busy; retry later.", extra
-    return "DOWNSTREAM_UNAVAILABLE", f"The {service} service is unavailable.", {}
+    extra = {}
+    if isinstance(error, DownstreamUnavailableError) and error.retry_after_seconds is not None:
+        extra["retryAfterSeconds"] = error.retry_after_seconds
+    return "DOWNSTREAM_UNAVAILABLE", f"The {service} service is unavailable.", extra
 
 
 def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -44,6 +49,8 @@ def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
         # client's document, no internals.
         kind = "BAD_USER_INPUT" if original is not None else "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {"code": kind})
+    if isinstance(original, InvalidInputError):
+        return _with(error, original.message, {"code": "BAD_USER_INPUT"})
     if isinstance(original, DownstreamError):
         code, message, extra = _downstream(original)
         logger.warning(

@@ -6,6 +6,7 @@ invalid token is answered with HTTP 401 and nothing is parsed or executed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import strawberry
@@ -20,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.context import Context, build_context
+from app.deadline import Deadline
 from app.errors import ErrorPolicy
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
@@ -30,6 +32,8 @@ from schema.nodes import Business, Customer, Invoice, Payment, Refund
 from schema.scalars import SCALARS
 
 logger = logging.getLogger(__name__)
+# Time for the answer to be written after the last downstream call gave up.
+_GRACE_SECONDS = 0.25
 
 UNAUTHENTICATED_BODY = {
     "errors": [
@@ -86,6 +90,8 @@ class GraphQLEndpoint:
                 return await view.render_graphql_ide(request)
             return PlainTextResponse("Not Found", status_code=404)
         resources = self._holder.resources
+        budget = resources.settings.request_timeout_seconds
+        deadline = Deadline(budget)
         try:
             token = extract_bearer_token(request.headers.get("authorization"))
             principal = await resources.verifier.verify(token)
@@ -118,9 +124,26 @@ class GraphQLEndpoint:
             principal,
             request_id_of(request.scope),
             resources.today,
+            deadline,
         )
         try:
-            return await view.run(request, context=context)
+            # Downstream calls already stop at the deadline; this net catches anything
+            # else that would hold the answer (a slow database, a stuck resolver).
+            async with asyncio.timeout(deadline.remaining() + _GRACE_SECONDS):
+                return await view.run(request, context=context)
+        except TimeoutError:
+            logger.error("request exceeded its time budget", extra={"budget": budget})
+            return JSONResponse(
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "The request took too long; retry shortly.",
+                            "extensions": {"code": "TIMEOUT"},
+                        }
+                    ],
+                }
+            )
         except HTTPException as exc:
             # Strawberry's own transport refusals (bad JSON, wrong method for a mutation).
             return PlainTextResponse(exc.reason, status_code=exc.status_code)

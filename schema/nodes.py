@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, NoReturn
 import strawberry
 
 from app.clients import models
+from app.ids import is_object_id
 from auth.principal import Principal
 from schema.enums import (
     CountryCode,
@@ -24,7 +25,7 @@ from schema.enums import (
 from schema.errors import NotFoundError
 from schema.fields import resolved
 from schema.guards import FieldPolicy, Owned
-from schema.pagination import Connection, decode_cursor, is_object_id, page_size
+from schema.pagination import Connection, decode_cursor, page_size
 from schema.ports import SchemaContext
 from schema.values import Balance, InvoiceLine, Money, PaymentMethod
 
@@ -77,7 +78,7 @@ class Business(Node):
         page = await info.context.reads.customers_page(
             self.business_id,
             limit=page_size(first),
-            starting_after=decode_cursor(after or None, "cus_"),
+            starting_after=decode_cursor(_given(after), "cus_"),
         )
         return Connection.of([Customer.of(c) for c in page.items], page.has_more, _node_id)
 
@@ -106,7 +107,7 @@ class Business(Node):
         page = await info.context.reads.payments_page(
             self.business_id,
             limit=page_size(first),
-            starting_after=decode_cursor(after or None, "pay_"),
+            starting_after=decode_cursor(_given(after), "pay_"),
         )
         return Connection.of([Payment.of(p) for p in page.items], page.has_more, _node_id)
 
@@ -307,6 +308,11 @@ def _node_id(node: Node) -> str:
     return str(node.id)
 
 
+def _given(value: str | None) -> str | None:
+    # UNSET (argument omitted) and null both mean "from the start"; "" is a bad cursor.
+    return None if value is None or value is strawberry.UNSET else value
+
+
 def _missing() -> NoReturn:
     raise NotFoundError
 
@@ -325,7 +331,7 @@ async def _invoice_page(
     customer_id: strawberry.ID | None,
 ) -> Connection[Invoice]:
     limit = page_size(first)
-    starting_after = decode_cursor(after or None, "inv_")
+    starting_after = decode_cursor(_given(after), "inv_")
     status = status or None
     customer_id = customer_id or None
     if customer_id is not None and not is_object_id(str(customer_id), "cus_"):

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
 
+from app.ids import is_object_id
 from schema.errors import BadUserInputError
 from schema.values import PageInfo
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _CURSOR_VERSION = "v1:"
-_ID_SHAPE = re.compile(r"^(biz|cus|inv|pay|re)_[A-Za-z0-9]{1,32}$")
 
 NodeT = TypeVar("NodeT")
-
-
-def is_object_id(value: str, prefix: str) -> bool:
-    return value.startswith(prefix) and _ID_SHAPE.match(value) is not None
 
 
 def page_size(first: int | None) -> int:
@@ -50,7 +45,8 @@ def decode_cursor(cursor: str | None, prefix: str) -> str | None:
     if len(cursor) > 64:
         raise invalid
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise invalid from None
     object_id = raw.removeprefix(_CURSOR_VERSION)

@@ -24,6 +24,12 @@ class DownstreamUnavailableError(DownstreamError):
 
     retryable = True
 
+    def __init__(
+        self, service: str, detail: str, *, retry_after_seconds: int | None = None
+    ) -> None:
+        super().__init__(service, detail)
+        self.retry_after_seconds = retry_after_seconds
+
 
 class DownstreamRateLimitedError(DownstreamError):
     retryable = True

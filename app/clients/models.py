@@ -96,11 +96,20 @@ class Invoice(ContractModel):
     def _totals_add_up(self) -> Self:
         if self.subtotal != sum(line.amount for line in self.lines):
             raise ValueError("subtotal is not the sum of the lines")
+        if self.tax != _half_even_tax(self.subtotal, self.tax_rate_bps):
+            raise ValueError("tax is not subtotal * tax_rate_bps / 10000, half-even")
         if self.total != self.subtotal + self.tax:
             raise ValueError("total is not subtotal + tax")
         if self.amount_paid + self.amount_due != self.total:
             raise ValueError("amount_paid + amount_due is not total")
         return self
+
+
+def _half_even_tax(subtotal: int, rate_bps: int) -> int:
+    quotient, remainder = divmod(subtotal * rate_bps, 10_000)
+    if remainder * 2 > 10_000 or (remainder * 2 == 10_000 and quotient % 2 == 1):
+        quotient += 1
+    return quotient
 
 
 class PaymentMethod(ContractModel):

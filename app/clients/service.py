@@ -3,6 +3,7 @@ and response validation, in one place."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,12 +20,18 @@ from app.clients.errors import (
     DownstreamTimeoutError,
     DownstreamUnavailableError,
 )
+from app.deadline import Deadline
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Bodies larger than this are refused rather than parsed: a lying service must not be
 # able to make the gateway buffer and decode megabytes.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+# A single call never waits longer than this, even with budget left: a slow service
+# should not take the whole request budget from the calls after it.
+DEFAULT_CALL_CAP_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ class CallMeta:
     request_id: str
     traceparent: str | None = None
     actor_id: str | None = None
+    deadline: Deadline | None = None
+    call_cap_seconds: float = DEFAULT_CALL_CAP_SECONDS
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Request-Id": self.request_id}
@@ -90,13 +99,19 @@ class ServiceClient:
         request = self._http.build_request(
             method, path, params=params, headers=self._meta.headers()
         )
+        timeout = self._timeout()
+        if timeout <= 0:
+            raise DownstreamTimeoutError(self.name, f"{method} not sent: no time left")
         try:
-            response = await self._http.send(request, stream=True)
-            try:
-                body = await self._read_capped(response)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
+            # asyncio's timeout bounds the whole exchange whatever the transport does,
+            # including a server that trickles its body byte by byte.
+            async with asyncio.timeout(timeout):
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await self._read_capped(response)
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise DownstreamTimeoutError(self.name, f"{method} timed out") from exc
         except httpx.HTTPError as exc:
             raise DownstreamUnavailableError(
@@ -106,6 +121,10 @@ class ServiceClient:
         if answer.status >= 400:
             raise self._error_for(answer)
         return answer
+
+    def _timeout(self) -> float:
+        cap = self._meta.call_cap_seconds
+        return self._meta.deadline.timeout_for(cap) if self._meta.deadline else cap
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         declared = response.headers.get("Content-Length", "")
@@ -124,8 +143,12 @@ class ServiceClient:
         status = answer.status
         if status == 429:
             return DownstreamRateLimitedError(self.name, _retry_after(answer.headers))
+        if status == 504:
+            return DownstreamTimeoutError(self.name, "answered 504")
         if status >= 500:
-            return DownstreamUnavailableError(self.name, f"answered {status}")
+            return DownstreamUnavailableError(
+                self.name, f"answered {status}", retry_after_seconds=_retry_after(answer.headers)
+            )
         code, param = _error_code(answer.body)
         if status == 401:
             # The gateway's own service token was refused: an operator problem, not the

@@ -6,29 +6,24 @@ dropped and logged as a security event."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import TypeVar
 
 from app.clients import models
+from app.clients.errors import DownstreamRejectedError
 from app.clients.invoicing import InvoicingClient
 from app.clients.payments import PaymentsClient
 from app.clients.reads import Page
+from app.ids import is_object_id, type_of
 from app.loaders import Loaders
+from app.services.errors import InvalidInputError
 from auth import policy
 from auth.principal import Principal
 
 security_log = logging.getLogger("gateway.security")
 
 RecordT = TypeVar("RecordT", bound=models.ContractModel)
-
-_TYPE_OF_PREFIX = {
-    "biz_": "Business",
-    "cus_": "Customer",
-    "inv_": "Invoice",
-    "pay_": "Payment",
-    "re_": "Refund",
-}
 
 
 class ReadService:
@@ -54,7 +49,7 @@ class ReadService:
     async def business(self, business_id: str) -> models.Business | None:
         # Not a member: not even asked downstream, so a stranger's id and an unknown id
         # cost the same.
-        if not policy.admits(self._principal, business_id):
+        if not is_object_id(business_id, "biz_") or not policy.admits(self._principal, business_id):
             return None
         return self._admitted(await self._loaders.business.load(business_id))
 
@@ -66,15 +61,23 @@ class ReadService:
         return [record for record in found if record is not None and self._admitted(record)]
 
     async def customer(self, customer_id: str) -> models.Customer | None:
+        if not is_object_id(customer_id, "cus_"):
+            return None
         return self._admitted(await self._loaders.customer.load(customer_id))
 
     async def invoice(self, invoice_id: str) -> models.Invoice | None:
+        if not is_object_id(invoice_id, "inv_"):
+            return None
         return self._admitted(await self._loaders.invoice.load(invoice_id))
 
     async def payment(self, payment_id: str) -> models.Payment | None:
+        if not is_object_id(payment_id, "pay_"):
+            return None
         return self._admitted(await self._loaders.payment.load(payment_id))
 
     async def refund(self, refund_id: str) -> models.Refund | None:
+        if not is_object_id(refund_id, "re_"):
+            return None
         return self._admitted(await self._loaders.refund.load(refund_id))
 
     async def balance(self, business_id: str) -> models.Balance | None:
@@ -83,7 +86,7 @@ class ReadService:
         return self._admitted(await self._loaders.balance.load(business_id))
 
     async def node(self, node_id: str) -> models.OwnedRecord | None:
-        type_name = _type_of(node_id)
+        type_name = type_of(node_id)
         # A type the token may not read is not fetched: decided from the id's prefix.
         if type_name is None or not policy.may_read_type(self._principal, type_name):
             return None
@@ -135,8 +138,8 @@ class ReadService:
     ) -> Page[models.Customer]:
         if not policy.admits(self._principal, business_id):
             return Page(items=[], has_more=False)
-        page = await self._invoicing.list_customers(
-            business_id, limit=limit, starting_after=starting_after
+        page = await _cursor_checked(
+            self._invoicing.list_customers(business_id, limit=limit, starting_after=starting_after)
         )
         for customer in page.items:
             self._loaders.customer.prime(customer.id, customer)
@@ -153,12 +156,14 @@ class ReadService:
     ) -> Page[models.Invoice]:
         if not policy.admits(self._principal, business_id):
             return Page(items=[], has_more=False)
-        page = await self._invoicing.list_invoices(
-            business_id,
-            limit=limit,
-            starting_after=starting_after,
-            status=status,
-            customer_id=customer_id,
+        page = await _cursor_checked(
+            self._invoicing.list_invoices(
+                business_id,
+                limit=limit,
+                starting_after=starting_after,
+                status=status,
+                customer_id=customer_id,
+            )
         )
         for invoice in page.items:
             self._loaders.invoice.prime(invoice.id, invoice)
@@ -169,8 +174,8 @@ class ReadService:
     ) -> Page[models.Payment]:
         if not policy.admits(self._principal, business_id):
             return Page(items=[], has_more=False)
-        page = await self._payments.list_payments(
-            business_id, limit=limit, starting_after=starting_after
+        page = await _cursor_checked(
+            self._payments.list_payments(business_id, limit=limit, starting_after=starting_after)
         )
         for payment in page.items:
             self._loaders.payment.prime(payment.id, payment)
@@ -201,11 +206,15 @@ class ReadService:
         return [r for r in kept if self._admitted(r) is not None]
 
 
-def _type_of(node_id: str) -> str | None:
-    for prefix, type_name in _TYPE_OF_PREFIX.items():
-        if node_id.startswith(prefix):
-            return type_name
-    return None
+async def _cursor_checked(listing: Awaitable[Page[RecordT]]) -> Page[RecordT]:
+    """A cursor that decodes to an id outside this listing (another business's, or a
+    forged one) is refused by the service; that is the caller's mistake, not an outage."""
+    try:
+        return await listing
+    except DownstreamRejectedError as exc:
+        if exc.status in (400, 404) and exc.param == "starting_after":
+            raise InvalidInputError("after is not a cursor of this list.") from exc
+        raise
 
 
 def _log_foreign(edge: str, count: int) -> None:
