@@ -8,11 +8,11 @@ import sys
 
 from app.db import migrate
 from app.db.engine import create_engine
-from app.settings import SettingsError, load_settings
+from app.settings import SettingsError, load_database_settings
 
 
 async def _migrate() -> str | None:
-    settings = load_settings()
+    settings = load_database_settings()
     engine = create_engine(settings.database_url)
     try:
         await migrate.upgrade(engine)

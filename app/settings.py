@@ -229,14 +229,41 @@ def _same_origin_as_sandbox(url: str, sandbox_url: str) -> bool:
     return scheme == sandbox_scheme and is_loopback_host(host) and port == sandbox_port
 
 
+class DatabaseSettings(BaseSettings):
+    """All that `python -m app migrate` needs: a release job should not have to carry the
+    gateway's service tokens and identity-provider settings."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    database_url: str = Field(default="sqlite+aiosqlite:///./var/gateway.db", repr=False)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(SUPPORTED_DATABASE_DRIVERS):
+            raise ValueError("must start with one of " + ", ".join(SUPPORTED_DATABASE_DRIVERS))
+        return value
+
+
+def load_database_settings() -> DatabaseSettings:
+    try:
+        return DatabaseSettings()
+    except ValidationError as exc:
+        raise SettingsError("invalid settings: " + _describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    messages = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        messages.append(f"{location.upper()}: {message}" if location else message)
+    return "; ".join(messages)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment (overrides win), or SettingsError naming each problem."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        messages = []
-        for error in exc.errors():
-            location = ".".join(str(part) for part in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            messages.append(f"{location.upper()}: {message}" if location else message)
-        raise SettingsError("invalid settings: " + "; ".join(messages)) from None
+        raise SettingsError("invalid settings: " + _describe(exc)) from None

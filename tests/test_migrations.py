@@ -123,11 +123,8 @@ async def test_concurrent_upgrades_on_postgresql_take_turns(postgres_url: str) -
 
 
 def test_the_migrate_command_creates_and_reports_the_schema(sqlite_url: str) -> None:
-    environment = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": sqlite_url,
-    }
+    # A production release job: only the database is configured.
+    environment = {"PATH": os.environ["PATH"], "APP_ENV": "production", "DATABASE_URL": sqlite_url}
     for _ in range(2):
         completed = subprocess.run(
             [sys.executable, "-m", "app", "migrate"],
