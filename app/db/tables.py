@@ -7,7 +7,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+from app.db.types import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -38,11 +39,14 @@ idempotency_keys = Table(
     Column("recovery_point", String(32), nullable=False),
     # Lease of the process working on it; a crashed holder's lease runs out.
     Column("lease_owner", String(64), nullable=True),
-    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("lease_expires_at", UtcDateTime(), nullable=True),
+    # What a multi-step mutation knows between steps (e.g. the payment it made).
+    Column("state", JSON, nullable=True),
+    # The final outcome, replayed to every retry with the same key and input.
     Column("result", JSON, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
     Index(None, "expires_at"),
 )
 
@@ -55,9 +59,21 @@ outbox = Table(
     Column("kind", String(64), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
     Column("last_error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime(), nullable=True),
     Index(None, "completed_at", "next_attempt_at"),
+)
+
+# At most one payment saga per invoice at a time: two keys racing on one invoice must
+# never collect more than it is owed. Held until the saga ends (recorded, failed or
+# compensated), however long that takes; never by expiry.
+payment_locks = Table(
+    "payment_locks",
+    metadata,
+    Column("invoice_id", String(64), primary_key=True),
+    Column("scope_digest", String(64), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
 )
