@@ -11,12 +11,13 @@ from datetime import date
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.clients.invoicing import InvoicingClient
-from app.clients.payments import PaymentsClient
+from app.clients.invoicing import InvoicingClient, InvoicingWrites
+from app.clients.payments import PaymentsClient, PaymentsWrites
 from app.clients.service import CallMeta, ServiceClient
 from app.deadline import Deadline
 from app.loaders import Loaders
 from app.resources import Resources
+from app.services.mutations import MutationService
 from app.services.reads import ReadService
 from auth.principal import Principal
 
@@ -31,6 +32,7 @@ class Context:
     principal: Principal
     request_id: str
     reads: ReadService
+    mutations: MutationService
 
 
 def valid_traceparent(value: str | None) -> str | None:
@@ -52,13 +54,23 @@ def build_context(
         actor_id=principal.subject,
         deadline=deadline,
     )
-    invoicing = InvoicingClient(ServiceClient("invoicing", resources.invoicing_http, meta))
-    payments = PaymentsClient(ServiceClient("payments", resources.payments_http, meta))
-    loaders = Loaders(invoicing, payments)
+    invoicing_service = ServiceClient("invoicing", resources.invoicing_http, meta)
+    payments_service = ServiceClient("payments", resources.payments_http, meta)
+    invoicing = InvoicingClient(invoicing_service)
+    payments = PaymentsClient(payments_service)
+    reads = ReadService(principal, Loaders(invoicing, payments), invoicing, payments, today)
     return Context(
         request=request,
         response=response,
         principal=principal,
         request_id=request_id,
-        reads=ReadService(principal, loaders, invoicing, payments, today),
+        reads=reads,
+        mutations=MutationService(
+            principal,
+            reads,
+            resources.idempotency,
+            resources.outbox,
+            InvoicingWrites(invoicing_service),
+            PaymentsWrites(payments_service),
+        ),
     )

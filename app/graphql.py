@@ -27,6 +27,7 @@ from app.request_id import request_id_of
 from app.resources import ResourceHolder
 from auth.bearer import extract_bearer_token
 from auth.errors import AuthenticationError, JwksUnavailableError
+from resolvers.mutation import Mutation
 from resolvers.query import Query
 from schema.nodes import Business, Customer, Invoice, Payment, Refund
 from schema.scalars import SCALARS
@@ -57,6 +58,7 @@ class GatewaySchema(strawberry.Schema):
 def build_schema() -> strawberry.Schema:
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
         types=[Business, Customer, Invoice, Payment, Refund],
         # Factories, not instances: each execution gets its own extension object.
         extensions=[

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.clients.service import build_http_client
 from app.db import migrate
 from app.db.engine import create_engine
+from app.idempotency.store import IdempotencyStore
+from app.outbox.store import OutboxStore
 from app.settings import Settings
 from auth.jwks import JwksCache
 from auth.verifier import JwtConfig, JwtVerifier
@@ -31,6 +33,8 @@ class Resources:
     verifier: JwtVerifier
     # The calendar date "overdue" is judged against (UTC); replaceable in tests.
     today: Callable[[], date]
+    idempotency: IdempotencyStore
+    outbox: OutboxStore
 
 
 class ResourceHolder:
@@ -112,4 +116,6 @@ async def open_resources(
             payments_http=clients["payments"],
             verifier=verifier,
             today=today,
+            idempotency=IdempotencyStore(engine),
+            outbox=OutboxStore(engine),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from app.clients.models import Business, Customer, Invoice
 from app.clients.reads import Page, batch_read, listing
@@ -69,6 +69,43 @@ class InvoicingClient:
             ]
             return Page(items=kept, has_more=page.has_more)
         return page
+
+
+class InvoicingWrites:
+    """The invoicing service's POSTs. Every one carries a derived Idempotency-Key."""
+
+    def __init__(self, service: ServiceClient) -> None:
+        self._service = service
+
+    async def create_customer(
+        self, body: Mapping[str, object], *, key: str
+    ) -> tuple[Customer, bool]:
+        return await self._service.post("/v1/customers", body, Customer, idempotency_key=key)
+
+    async def create_invoice(self, body: Mapping[str, object], *, key: str) -> tuple[Invoice, bool]:
+        return await self._service.post("/v1/invoices", body, Invoice, idempotency_key=key)
+
+    async def finalize_invoice(self, invoice_id: str, *, key: str) -> tuple[Invoice, bool]:
+        return await self._service.post(
+            f"/v1/invoices/{invoice_id}/finalize", None, Invoice, idempotency_key=key
+        )
+
+    async def void_invoice(self, invoice_id: str, *, key: str) -> tuple[Invoice, bool]:
+        return await self._service.post(
+            f"/v1/invoices/{invoice_id}/void", None, Invoice, idempotency_key=key
+        )
+
+    async def record_payment(
+        self, invoice_id: str, body: Mapping[str, object], *, key: str
+    ) -> tuple[Invoice, bool]:
+        return await self._service.post(
+            f"/v1/invoices/{invoice_id}/payments", body, Invoice, idempotency_key=key
+        )
+
+    async def get_invoice(self, invoice_id: str) -> Invoice | None:
+        """Uncached: a saga must see the invoice as it is now, not as earlier in the request."""
+        found = await InvoicingClient(self._service).get_invoices([invoice_id])
+        return found[0] if found else None
 
 
 def _id(item: Business | Customer | Invoice) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from app.clients.models import Balance, Payment, Refund
 from app.clients.reads import Page, batch_read, listing
@@ -61,3 +61,26 @@ class PaymentsClient:
             Balance,
             lambda b: b.business_id,
         )
+
+
+class PaymentsWrites:
+    """The payments service's POSTs: every one moves money, every one carries a derived
+    Idempotency-Key."""
+
+    def __init__(self, service: ServiceClient) -> None:
+        self._service = service
+
+    async def charge(self, body: Mapping[str, object], *, key: str) -> tuple[Payment, bool]:
+        return await self._service.post("/v1/payments", body, Payment, idempotency_key=key)
+
+    async def refund(
+        self, payment_id: str, body: Mapping[str, object], *, key: str
+    ) -> tuple[Refund, bool]:
+        return await self._service.post(
+            f"/v1/payments/{payment_id}/refunds", body, Refund, idempotency_key=key
+        )
+
+    async def get_payment(self, payment_id: str) -> Payment | None:
+        """Uncached: the payment as it is now."""
+        found = await PaymentsClient(self._service).get_payments([payment_id])
+        return found[0] if found else None

@@ -93,11 +93,38 @@ class ServiceClient:
         answer = await self._send("GET", path, params=params)
         return self._parse(answer, model)
 
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, object] | None,
+        model: type[ModelT],
+        *,
+        idempotency_key: str,
+    ) -> tuple[ModelT, bool]:
+        """A write, always with a derived Idempotency-Key and the acting user: the parsed
+        answer, and whether the service replayed an earlier identical request."""
+        if not self._meta.actor_id:
+            raise ValueError("a downstream write needs the acting user (X-Actor-Id)")
+        headers = {"Idempotency-Key": idempotency_key, "X-Actor-Id": self._meta.actor_id}
+        answer = await self._send("POST", path, json_body=body, extra_headers=headers)
+        replayed = answer.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return self._parse(answer, model), replayed
+
     async def _send(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Mapping[str, object] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> _Answer:
         request = self._http.build_request(
-            method, path, params=params, headers=self._meta.headers()
+            method,
+            path,
+            params=params,
+            json=json_body,
+            headers={**self._meta.headers(), **(extra_headers or {})},
         )
         timeout = self._timeout()
         if timeout <= 0:

@@ -27,27 +27,6 @@ CONTRACTS = Path(
     os.environ.get("CONTRACTS_DIR", Path(__file__).parents[2].parent / "shared" / "contracts")
 )
 
-# Built by the mutations issue (#4); removed from here as they land.
-PENDING_MUTATION_TYPES = {
-    "Mutation",
-    "MoneyInput",
-    "UserErrorCode",
-    "UserError",
-    "CreateCustomerInput",
-    "CreateCustomerPayload",
-    "InvoiceLineInput",
-    "CreateInvoiceInput",
-    "CreateInvoicePayload",
-    "FinalizeInvoiceInput",
-    "FinalizeInvoicePayload",
-    "VoidInvoiceInput",
-    "VoidInvoicePayload",
-    "PayInvoiceInput",
-    "PayInvoicePayload",
-    "RefundPaymentInput",
-    "RefundPaymentPayload",
-}
-
 
 @pytest.fixture(scope="module")
 def core() -> GraphQLSchema:
@@ -148,15 +127,7 @@ def _field_differences(name: str, expected: object, actual: object) -> list[str]
 def test_every_schema_core_name_exists_with_the_same_type(
     core: GraphQLSchema, ours: GraphQLSchema
 ) -> None:
-    assert differences(core, ours, PENDING_MUTATION_TYPES) == []
-
-
-def test_the_pending_list_only_names_types_still_missing(
-    core: GraphQLSchema, ours: GraphQLSchema
-) -> None:
-    # Once a pending type is built it must be checked like the rest.
-    assert {name for name in PENDING_MUTATION_TYPES if name in ours.type_map} == set()
-    assert set(core.type_map) >= PENDING_MUTATION_TYPES
+    assert differences(core, ours, set()) == []
 
 
 def test_the_check_catches_a_retyped_field(core: GraphQLSchema) -> None:
