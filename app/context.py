@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -72,5 +72,6 @@ def build_context(
             resources.outbox,
             InvoicingWrites(invoicing_service),
             PaymentsWrites(payments_service),
+            relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
         ),
     )

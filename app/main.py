@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.background import running_background
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
 from app.request_id import RequestIdMiddleware
@@ -29,7 +30,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with open_resources(settings, transports, today) as resources:
+        async with (
+            open_resources(settings, transports, today) as resources,
+            running_background(resources),
+        ):
             holder.set(resources)
             try:
                 yield

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     graphiql_enabled: bool | None = None
 
+    # The outbox relay: how often it looks for unfinished payment sagas, and how long it
+    # leaves a saga to the request that started it.
+    relay_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    relay_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+
     # Where development keeps its generated signing key and sandbox databases.
     dev_data_dir: str = "./var"
 

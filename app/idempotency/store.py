@@ -128,6 +128,35 @@ class IdempotencyStore:
                 row.state or {},
             )
 
+    async def take_over(self, scope_digest: str, key: str) -> Claim | None:
+        """For the relay: the key's lease if nobody holds it (RESUMED), REPLAY when it is
+        done, IN_USE while a live holder works on it; None when the key is gone."""
+        now = self._clock()
+        owner = uuid.uuid4().hex
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    select(keys).where(_pk(scope_digest, key)).with_for_update()
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            if row.status == COMPLETED:
+                return Claim(ClaimOutcome.REPLAY, result=row.result)
+            if row.lease_expires_at is not None and row.lease_expires_at > now:
+                return Claim(ClaimOutcome.IN_USE)
+            await connection.execute(
+                update(keys)
+                .where(_pk(scope_digest, key))
+                .values(lease_owner=owner, lease_expires_at=now + self._lease, updated_at=now)
+            )
+            return Claim(
+                ClaimOutcome.RESUMED,
+                Lease(scope_digest, key, owner),
+                row.recovery_point,
+                row.state or {},
+            )
+
     async def record_step(
         self,
         connection: AsyncConnection,

@@ -112,6 +112,15 @@ class OutboxStore:
                 )
             )
 
+    async def purge_completed(self, older_than: timedelta = timedelta(days=7)) -> int:
+        from sqlalchemy import delete
+
+        async with self._engine.begin() as connection:
+            removed = await connection.execute(
+                delete(outbox).where(outbox.c.completed_at < self._clock() - older_than)
+            )
+        return int(removed.rowcount)
+
     async def pending_count(self) -> int:
         from sqlalchemy import func
 

@@ -83,22 +83,25 @@ class PayInvoiceSaga:
         invoicing: InvoicingWrites,
         payments: PaymentsWrites,
         clock: Callable[[], datetime] = _now,
+        relay_grace: timedelta = RELAY_GRACE,
     ) -> None:
         self._store = store
         self._outbox = outbox
         self._invoicing = invoicing
         self._payments = payments
         self._clock = clock
+        self._relay_grace = relay_grace
 
-    async def start(self, lease: Lease, plan: PayPlan) -> Outcome:
+    async def start(self, lease: Lease, plan: PayPlan, actor_id: str) -> Outcome:
         async with self._store.transaction() as connection:
             if not await locks.acquire(connection, plan.invoice_id, lease, self._clock()):
                 raise PaymentBusyError(plan.invoice_id)
             outbox_id = await self._outbox.enqueue(
                 connection,
                 OUTBOX_KIND,
-                {"scope_digest": lease.scope_digest, "key": lease.key},
-                delay=RELAY_GRACE,
+                # The relay acts for the same user: every downstream write names them.
+                {"scope_digest": lease.scope_digest, "key": lease.key, "actor_id": actor_id},
+                delay=self._relay_grace,
             )
             state: dict[str, Any] = {"plan": plan.to_json(), "outbox_id": outbox_id}
             await self._store.record_step(connection, lease, "locked", state)

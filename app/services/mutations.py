@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from app.clients import models
@@ -21,7 +22,7 @@ from app.clients.payments import PaymentsWrites
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease
 from app.outbox.store import OutboxStore
-from app.sagas.pay_invoice import PayInvoiceSaga, PaymentBusyError, PayPlan
+from app.sagas.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
 from app.services import inputs
 from app.services.outcomes import UNAVAILABLE_MESSAGE, Outcome, problem
 from app.services.reads import ReadService
@@ -51,13 +52,14 @@ class MutationService:
         outbox: OutboxStore,
         invoicing: InvoicingWrites,
         payments: PaymentsWrites,
+        relay_grace: timedelta = RELAY_GRACE,
     ) -> None:
         self._principal = principal
         self._reads = reads
         self._store = store
         self._invoicing = invoicing
         self._payments = payments
-        self._saga = PayInvoiceSaga(store, outbox, invoicing, payments)
+        self._saga = PayInvoiceSaga(store, outbox, invoicing, payments, relay_grace=relay_grace)
 
     # -- the mutations ----------------------------------------------------------------
 
@@ -181,7 +183,7 @@ class MutationService:
                     currency=command.amount.currency if command.amount else None,
                     payment_method=command.payment_method,
                 )
-                return await self._saga.start(lease, plan)
+                return await self._saga.start(lease, plan, self._principal.subject)
             return await self._saga.resume(lease, point, state)
         except PaymentBusyError:
             await self._store.forget(lease)
@@ -191,7 +193,7 @@ class MutationService:
                 "input",
                 "invoiceId",
             )
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
 
@@ -282,7 +284,7 @@ class MutationService:
             )
             await self._store.release(lease)
             return problem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
 
