@@ -84,7 +84,7 @@ class MutationService:
             _expect(customer.business_id == command.business_id, "invoicing")
             return Outcome(objects={"customer": customer})
 
-        return await self._single_step("createCustomer", command, build, send)
+        return await self._single_step("createCustomer", command, build, send, "businessId")
 
     async def create_invoice(self, command: inputs.CreateInvoice) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
@@ -120,7 +120,7 @@ class MutationService:
             _expect(invoice.business_id == command.business_id, "invoicing")
             return Outcome(objects={"invoice": invoice})
 
-        return await self._single_step("createInvoice", command, build, send)
+        return await self._single_step("createInvoice", command, build, send, "customerId")
 
     async def finalize_invoice(self, command: inputs.FinalizeInvoice) -> Outcome:
         return await self._invoice_transition("finalizeInvoice", command.invoice_id, command)
@@ -158,23 +158,23 @@ class MutationService:
                 objects["payment"] = payment
             return Outcome(objects=objects)
 
-        return await self._single_step("refundPayment", command, build, send)
+        return await self._single_step("refundPayment", command, build, send, "paymentId")
 
     async def pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
         claim = await self._claim("payInvoice", command)
         if isinstance(claim, Outcome):
             return claim
         lease, point, state = claim
-        invoice = await self._reads.invoice(command.invoice_id)
-        refusal = (
-            problem("NOT_FOUND", "Not found.", "input", "invoiceId")
-            if invoice is None
-            else self._authorize("payInvoice", invoice.business_id, "invoiceId")
-        )
-        if refusal:
-            return await self._refused(lease, point, refusal)
-        assert invoice is not None  # noqa: S101 - refusal covers None
         try:
+            invoice = await self._reads.invoice(command.invoice_id)
+            if invoice is None:
+                refusal: Outcome | None = problem("NOT_FOUND", "Not found.", "input", "invoiceId")
+            else:
+                refusal = self._authorize("payInvoice", invoice.business_id, "invoiceId")
+            if refusal or invoice is None:
+                return await self._refused(
+                    lease, point, refusal or problem("NOT_FOUND", "Not found.")
+                )
             if point == "claimed":
                 plan = PayPlan(
                     invoice_id=invoice.id,
@@ -193,6 +193,11 @@ class MutationService:
                 "input",
                 "invoiceId",
             )
+        except DownstreamError as exc:
+            # Only reads fail here (the saga handles its own writes): nothing was done.
+            logger.warning("payInvoice could not read the invoice", extra={"detail": exc.detail})
+            await self._store.release(lease)
+            return problem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)
         except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
@@ -226,7 +231,7 @@ class MutationService:
             )
             return Outcome(objects={"invoice": invoice})
 
-        return await self._single_step(operation, command, build, send)
+        return await self._single_step(operation, command, build, send, "invoiceId")
 
     async def _claim(
         self, operation: str, command: Any
@@ -250,11 +255,19 @@ class MutationService:
                 "idempotencyKey",
             )
         if claim.outcome is ClaimOutcome.REPLAY:
-            return Outcome.from_result(claim.result or {})
+            replay = Outcome.from_result(claim.result or {})
+            # The caller may have lost the business since: the stored objects are then
+            # answered exactly like missing ones.
+            owners = {getattr(obj, "business_id", None) for obj in replay.objects.values()}
+            if any(o is None or not policy.admits(self._principal, o) for o in owners):
+                return problem("NOT_FOUND", "Not found.")
+            return replay
         assert claim.lease is not None  # noqa: S101 - NEW and RESUMED carry one
         return claim.lease, claim.recovery_point or "claimed", claim.state or {}
 
-    async def _single_step(self, operation: str, command: Any, build: Build, send: Send) -> Outcome:
+    async def _single_step(
+        self, operation: str, command: Any, build: Build, send: Send, id_field: str
+    ) -> Outcome:
         claim = await self._claim(operation, command)
         if isinstance(claim, Outcome):
             return claim
@@ -270,7 +283,7 @@ class MutationService:
             try:
                 outcome = await send(lease, state)
             except DownstreamRejectedError as exc:
-                rejected = _rejection(exc)
+                rejected = _rejection(exc, id_field)
                 if rejected is None:
                     raise
                 outcome = rejected
@@ -324,14 +337,15 @@ def _expect(condition: bool, service: str) -> None:
         raise DownstreamInvalidResponseError(service, "write answer does not match the request")
 
 
-def _rejection(exc: DownstreamRejectedError) -> Outcome | None:
-    """A definitive refusal in the caller's terms; None for what is not definitive."""
+def _rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
+    """A definitive refusal in the caller's terms, at the input naming the object it is
+    about; None for what is not definitive."""
     if exc.code in _BUSINESS_CODES:
-        return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code])
+        return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
     if exc.status == 404 or exc.code == "customer_business_mismatch":
-        return problem("NOT_FOUND", "Not found.")
+        return problem("NOT_FOUND", "Not found.", "input", id_field)
     if exc.status == 400 and exc.code == "invalid_request":
-        return problem("INVALID_INPUT", "The request was refused as invalid.")
+        return problem("INVALID_INPUT", "The request was refused as invalid.", "input")
     # idempotency_key_in_use is retryable; idempotency_key_reused would mean our derived
     # key met another body: not the caller's fault, and not to be stored.
     if exc.code == "idempotency_key_reused":
