@@ -273,6 +273,19 @@ class PayInvoiceSaga:
         return outcome
 
     def _paused(self, state: dict[str, Any]) -> Outcome:
+        if "refusal" in state:
+            payment = models.Payment.model_validate(state["payment"])
+            return Outcome(
+                objects={"payment": payment},
+                problems=[
+                    UserProblem(
+                        "DOWNSTREAM_UNAVAILABLE",
+                        "The invoice changed while this payment was taken, so the charge is "
+                        "being refunded; the refund is delayed and will complete "
+                        "automatically. Retry with the same idempotency key to see it.",
+                    )
+                ],
+            )
         if "payment" in state:
             payment = models.Payment.model_validate(state["payment"])
             return Outcome(

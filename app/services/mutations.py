@@ -20,7 +20,7 @@ from app.clients.errors import DownstreamError, DownstreamRejectedError
 from app.clients.invoicing import InvoicingWrites
 from app.clients.payments import PaymentsWrites
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
-from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease
+from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.outbox.store import OutboxStore
 from app.sagas.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
 from app.services import inputs
@@ -193,6 +193,8 @@ class MutationService:
                 "input",
                 "invoiceId",
             )
+        except LeaseLostError:
+            return _taken_over()
         except DownstreamError as exc:
             # Only reads fail here (the saga handles its own writes): nothing was done.
             logger.warning("payInvoice could not read the invoice", extra={"detail": exc.detail})
@@ -290,6 +292,8 @@ class MutationService:
             async with self._store.transaction() as connection:
                 await self._store.complete(connection, lease, outcome.to_result())
             return outcome
+        except LeaseLostError:
+            return _taken_over()
         except DownstreamError as exc:
             logger.warning(
                 "mutation paused on an unknown outcome",
@@ -324,6 +328,17 @@ class MutationService:
         return problem(
             "FORBIDDEN", "Your role or token scope does not allow this action.", "input", field
         )
+
+
+def _taken_over() -> Outcome:
+    """This request stalled past its lease and another (a retry or the relay) took the
+    key over: that one finishes the work, with the same downstream keys."""
+    return problem(
+        "IDEMPOTENCY_KEY_IN_USE",
+        "Another request with this idempotency key took over; retry shortly with the same key.",
+        "input",
+        "idempotencyKey",
+    )
 
 
 def _key(lease: Lease, step: str) -> str:
