@@ -27,7 +27,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - re-raised: any exit, even cancellation, must roll back
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
