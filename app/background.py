@@ -33,8 +33,8 @@ def build_relay(resources: Resources) -> Relay:
         return PayInvoiceSaga(
             resources.idempotency,
             resources.outbox,
-            InvoicingWrites(ServiceClient("invoicing", resources.invoicing_http, meta)),
-            PaymentsWrites(ServiceClient("payments", resources.payments_http, meta)),
+            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
+            PaymentsWrites(ServiceClient(resources.payments, meta)),
             relay_grace=timedelta(seconds=settings.relay_grace_seconds),
         )
 

@@ -19,6 +19,7 @@ from app.loaders import Loaders
 from app.resources import Resources
 from app.services.mutations import MutationService
 from app.services.reads import ReadService
+from app.telemetry.requests import RequestRecord
 from auth.principal import Principal
 
 # W3C trace context: forwarded only when well-formed (it travels in downstream headers).
@@ -33,6 +34,7 @@ class Context:
     request_id: str
     reads: ReadService
     mutations: MutationService
+    record: RequestRecord
 
 
 def valid_traceparent(value: str | None) -> str | None:
@@ -47,15 +49,17 @@ def build_context(
     request_id: str,
     today: Callable[[], date],
     deadline: Deadline,
+    record: RequestRecord,
 ) -> Context:
     meta = CallMeta(
         request_id=request_id,
-        traceparent=valid_traceparent(request.headers.get("traceparent")),
+        traceparent=record.traceparent,
         actor_id=principal.subject,
         deadline=deadline,
+        tally=record.tally,
     )
-    invoicing_service = ServiceClient("invoicing", resources.invoicing_http, meta)
-    payments_service = ServiceClient("payments", resources.payments_http, meta)
+    invoicing_service = ServiceClient(resources.invoicing, meta)
+    payments_service = ServiceClient(resources.payments, meta)
     invoicing = InvoicingClient(invoicing_service)
     payments = PaymentsClient(payments_service)
     reads = ReadService(principal, Loaders(invoicing, payments), invoicing, payments, today)
@@ -65,6 +69,7 @@ def build_context(
         principal=principal,
         request_id=request_id,
         reads=reads,
+        record=record,
         mutations=MutationService(
             principal,
             reads,

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from app.clients.errors import (
     DownstreamError,
@@ -81,12 +82,31 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
     )
 
 
+def _operation_type(execution: ExecutionContext) -> str | None:
+    if execution.graphql_document is None:
+        return None  # the document did not parse
+    try:
+        return execution.operation_type.value
+    except RuntimeError:
+        return None  # operationName names no operation of the document
+
+
 class ErrorPolicy(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        execution = self.execution_context
+        record = getattr(execution.context, "record", None)
+        if record is not None:
+            record.operation_name = execution.operation_name
+            record.operation_type = _operation_type(execution)
+        result = execution.result
         errors = getattr(result, "errors", None)
         if result is None or not errors:
             return
-        request_id = getattr(self.execution_context.context, "request_id", "")
+        request_id = getattr(execution.context, "request_id", "")
         result.errors = [client_error(error, request_id) for error in errors]
+        if record is not None:
+            record.has_data = getattr(result, "data", None) is not None
+            record.error_codes.extend(
+                str((error.extensions or {}).get("code", "UNKNOWN")) for error in result.errors
+            )

@@ -20,11 +20,17 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.context import Context, build_context
+from app.context import Context, build_context, valid_traceparent
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
+from app.telemetry.requests import (
+    CLIENT_CLOSED_REQUEST,
+    RequestRecord,
+    finish_request,
+    start_request,
+)
 from auth.bearer import extract_bearer_token
 from auth.errors import AuthenticationError, JwksUnavailableError
 from resolvers.mutation import Mutation
@@ -82,21 +88,38 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await self._handle(request)
-        await response(scope, receive, send)
-
-    async def _handle(self, request: Request) -> Response:
         view = self._view
         if view.should_render_graphql_ide(view.request_adapter_class(request)):
             if view.graphql_ide:
-                return await view.render_graphql_ide(request)
-            return PlainTextResponse("Not Found", status_code=404)
+                response = await view.render_graphql_ide(request)
+            else:
+                response = PlainTextResponse("Not Found", status_code=404)
+            await response(scope, receive, send)
+            return
+        resources = self._holder.resources
+        record = start_request(
+            request_id_of(scope),
+            resources.tracing,
+            valid_traceparent(request.headers.get("traceparent")),
+        )
+        status = CLIENT_CLOSED_REQUEST
+        try:
+            response = await self._handle(request, record)
+            status = response.status_code
+        finally:
+            # Also for a request cancelled under it: it happened, and took time.
+            finish_request(record, resources.metrics, status)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request, record: RequestRecord) -> Response:
+        view = self._view
         resources = self._holder.resources
         budget = resources.settings.request_timeout_seconds
         deadline = Deadline(budget)
         try:
             token = extract_bearer_token(request.headers.get("authorization"))
             principal = await resources.verifier.verify(token)
+            record.subject = principal.subject
         except AuthenticationError as exc:
             logger.info("authentication failed", extra={"reason": exc.reason})
             return JSONResponse(
@@ -127,6 +150,7 @@ class GraphQLEndpoint:
             request_id_of(request.scope),
             resources.today,
             deadline,
+            record,
         )
         try:
             # Downstream calls already stop at the deadline; this net catches anything
@@ -135,6 +159,8 @@ class GraphQLEndpoint:
                 return await view.run(request, context=context)
         except TimeoutError:
             logger.error("request exceeded its time budget", extra={"budget": budget})
+            record.error_codes.append("TIMEOUT")
+            record.has_data = False
             return JSONResponse(
                 {
                     "data": None,

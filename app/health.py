@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 import httpx
 from sqlalchemy import text
@@ -28,10 +30,44 @@ async def healthz(_request: Request) -> JSONResponse:
 
 
 class Readiness:
-    def __init__(self, holder: ResourceHolder) -> None:
+    """The checks run at most once per READINESS_CACHE_SECONDS however many probes
+    arrive (and concurrent probes share one run): a fleet of load balancers polling
+    every replica must not become load on the services it is checking."""
+
+    def __init__(self, holder: ResourceHolder, clock: Callable[[], float] = time.monotonic) -> None:
         self._holder = holder
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._cached: tuple[float, dict[str, str]] | None = None
 
     async def endpoint(self, _request: Request) -> JSONResponse:
+        resources = self._holder.resources
+        checks = await self._checks(resources.settings.readiness_cache_seconds)
+        ready = all(result == "ok" for result in checks.values())
+        return JSONResponse(
+            {
+                "status": "ready" if ready else "unavailable",
+                "checks": checks,
+                # What calls meet right now; an open circuit heals by itself, so it is
+                # shown, not held against readiness (the checks above probe directly).
+                "circuits": {
+                    channel.name: channel.breaker.state.value
+                    for channel in (resources.invoicing, resources.payments)
+                },
+            },
+            status_code=200 if ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _checks(self, ttl: float) -> dict[str, str]:
+        async with self._lock:
+            if self._cached is not None and self._clock() - self._cached[0] < ttl:
+                return self._cached[1]
+            checks = await self._run_checks()
+            self._cached = (self._clock(), checks)
+            return checks
+
+    async def _run_checks(self) -> dict[str, str]:
         resources = self._holder.resources
         names = ("database", "invoicing", "payments")
         results = await asyncio.gather(
@@ -44,14 +80,9 @@ class Readiness:
             ),
         )
         checks = dict(zip(names, results, strict=True))
-        ready = all(result == "ok" for result in results)
-        if not ready:
+        if any(result != "ok" for result in results):
             logger.warning("not ready", extra={"checks": checks})
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-            headers={"Cache-Control": "no-store"},
-        )
+        return checks
 
     async def _check_database(self) -> str:
         try:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -18,6 +19,9 @@ from app.health import Readiness, healthz
 from app.request_id import RequestIdMiddleware
 from app.resources import ResourceHolder, Transports, open_resources, utc_today
 from app.settings import Settings, load_settings
+from app.telemetry.errors import start_error_reporting
+from app.telemetry.exposition import MetricsEndpoint
+from app.telemetry.logs import configure_logging
 
 
 def create_app(
@@ -25,13 +29,14 @@ def create_app(
     *,
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
+    span_exporter: SpanExporter | None = None,
 ) -> Starlette:
     holder = ResourceHolder()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with (
-            open_resources(settings, transports, today) as resources,
+            open_resources(settings, transports, today, span_exporter) as resources,
             running_background(resources),
         ):
             holder.set(resources)
@@ -44,6 +49,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
+            Route("/metrics", MetricsEndpoint(holder), methods=["GET"]),
             Route(
                 "/graphql",
                 GraphQLEndpoint(holder, graphiql=settings.graphiql),
@@ -64,7 +70,10 @@ class _AppFromEnvironment:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            self._app = create_app(load_settings())
+            settings = load_settings()
+            configure_logging(settings.log_level, json_lines=settings.log_format == "json")
+            start_error_reporting(settings)
+            self._app = create_app(settings)
         await self._app(scope, receive, send)
 
 

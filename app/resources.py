@@ -3,22 +3,32 @@ per downstream service, and the token verifier. Opened and closed by the lifespa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 
 import httpx
+from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.clients.service import build_http_client
+from app.clients.breaker import BreakerState, CircuitBreaker
+from app.clients.retry import RetryPolicy
+from app.clients.service import Channel, build_http_client
 from app.db import migrate
 from app.db.engine import create_engine
 from app.idempotency.store import IdempotencyStore
 from app.outbox.store import OutboxStore
 from app.settings import Settings
+from app.telemetry.downstream import DownstreamTelemetry
+from app.telemetry.metrics import Metrics
+from app.telemetry.tracing import Tracing, build_tracing
 from auth.jwks import JwksCache
 from auth.verifier import JwtConfig, JwtVerifier
+
+logger = logging.getLogger(__name__)
 
 # Test seam: tests hand in ASGI transports to reach in-process sandbox apps.
 Transports = Mapping[str, httpx.AsyncBaseTransport]
@@ -35,6 +45,10 @@ class Resources:
     today: Callable[[], date]
     idempotency: IdempotencyStore
     outbox: OutboxStore
+    invoicing: Channel
+    payments: Channel
+    metrics: Metrics
+    tracing: Tracing | None
 
 
 class ResourceHolder:
@@ -67,9 +81,18 @@ async def open_resources(
     settings: Settings,
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
+    span_exporter: SpanExporter | None = None,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
+    metrics = Metrics()
     async with AsyncExitStack() as stack:
+        tracing = build_tracing(
+            settings.otel_service_name, settings.otel_exporter_otlp_endpoint, span_exporter
+        )
+        if tracing is not None:
+            stack.callback(tracing.shutdown)
+        observer = DownstreamTelemetry(metrics, tracing)
+        policy = RetryPolicy(max_attempts=settings.downstream_max_attempts)
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         if settings.is_development:
@@ -109,6 +132,22 @@ async def open_resources(
             ),
             JwksCache(idp_http, str(settings.jwt_jwks_url)),
         )
+        channels = {
+            name: Channel(
+                name,
+                client,
+                CircuitBreaker(
+                    name,
+                    failure_threshold=settings.breaker_failure_threshold,
+                    open_seconds=settings.breaker_open_seconds,
+                    on_change=partial(_breaker_changed, metrics),
+                ),
+                policy,
+                observer,
+            )
+            for name, client in clients.items()
+        }
+        metrics.watch_breakers({name: _state_reader(c) for name, c in channels.items()})
         yield Resources(
             settings=settings,
             engine=engine,
@@ -116,6 +155,23 @@ async def open_resources(
             payments_http=clients["payments"],
             verifier=verifier,
             today=today,
-            idempotency=IdempotencyStore(engine),
+            idempotency=IdempotencyStore(engine, on_claim=metrics.idempotency_claimed),
             outbox=OutboxStore(engine),
+            invoicing=channels["invoicing"],
+            payments=channels["payments"],
+            metrics=metrics,
+            tracing=tracing,
         )
+
+
+def _breaker_changed(metrics: Metrics, service: str, state: BreakerState) -> None:
+    # An opening circuit is what an operator must hear about first.
+    level = logging.WARNING if state is BreakerState.OPEN else logging.INFO
+    logger.log(
+        level, "circuit breaker state changed", extra={"service": service, "state": state.value}
+    )
+    metrics.breaker_changed(service, state)
+
+
+def _state_reader(channel: Channel) -> Callable[[], BreakerState]:
+    return lambda: channel.breaker.state

@@ -101,6 +101,23 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
 
+    # Resilience to downstream faults: attempts per call (the first included) for
+    # transient failures, and when a service's circuit opens and for how long.
+    downstream_max_attempts: int = Field(default=3, ge=1, le=5)
+    breaker_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_open_seconds: float = Field(default=10.0, gt=0, le=600)
+    # /readyz answers from a cached check for this long: probes must not become load.
+    readiness_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+
+    # Telemetry.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # In production /metrics answers only with this bearer token (404 without one set).
+    metrics_token: SecretStr | None = Field(default=None, repr=False)
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "fintech-gateway"
+    sentry_dsn: SecretStr | None = Field(default=None, repr=False)
+
     # Where development keeps its generated signing key and sandbox databases.
     dev_data_dir: str = "./var"
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 
 class DownstreamError(Exception):
-    """A downstream call did not give a usable answer. `service` names which one."""
+    """A downstream call did not give a usable answer. `service` names which one.
+
+    `retryable`: the caller may try the whole operation again later. `transient`: the
+    client boundary itself may resend this very request at once (connection failures,
+    429, 502, 503, 504), which is safe only for GETs and keyed POSTs."""
 
     retryable: bool = False
+    transient: bool = False
 
     def __init__(self, service: str, detail: str) -> None:
         # `detail` is for logs only: it never contains a URL, body or token.
@@ -18,6 +23,10 @@ class DownstreamError(Exception):
 class DownstreamTimeoutError(DownstreamError):
     retryable = True
 
+    def __init__(self, service: str, detail: str, *, transient: bool = False) -> None:
+        super().__init__(service, detail)
+        self.transient = transient
+
 
 class DownstreamUnavailableError(DownstreamError):
     """Connection failed, or a 5xx: the outcome of a write is unknown."""
@@ -25,14 +34,28 @@ class DownstreamUnavailableError(DownstreamError):
     retryable = True
 
     def __init__(
-        self, service: str, detail: str, *, retry_after_seconds: int | None = None
+        self,
+        service: str,
+        detail: str,
+        *,
+        retry_after_seconds: int | None = None,
+        transient: bool = False,
     ) -> None:
         super().__init__(service, detail)
         self.retry_after_seconds = retry_after_seconds
+        self.transient = transient
+
+
+class DownstreamCircuitOpenError(DownstreamUnavailableError):
+    """Refused without a call: the service's circuit is open. Retry after the wait."""
+
+    def __init__(self, service: str, *, retry_after_seconds: int) -> None:
+        super().__init__(service, "circuit open", retry_after_seconds=retry_after_seconds)
 
 
 class DownstreamRateLimitedError(DownstreamError):
     retryable = True
+    transient = True
 
     def __init__(self, service: str, retry_after_seconds: int | None) -> None:
         super().__init__(service, f"rate limited, retry after {retry_after_seconds}s")

@@ -70,16 +70,24 @@ class IdempotencyStore:
         *,
         lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] = _now,
+        on_claim: Callable[[str], None] | None = None,
     ) -> None:
         self._engine = engine
         self._lease = lease
         self._clock = clock
+        self._on_claim = on_claim
 
     def _insert(self, connection: AsyncConnection) -> Any:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         return dialect.insert(keys)
 
     async def claim(self, scope: KeyScope, key: str, fingerprint: str) -> Claim:
+        claim = await self._claim(scope, key, fingerprint)
+        if self._on_claim is not None:
+            self._on_claim(claim.outcome.value)
+        return claim
+
+    async def _claim(self, scope: KeyScope, key: str, fingerprint: str) -> Claim:
         now = self._clock()
         owner = uuid.uuid4().hex
         async with self._engine.begin() as connection:

@@ -27,6 +27,8 @@ class FaultConfig:
     invalid_next: int = 0
     hang_next: int = 0
     hang_after_commit: bool = False
+    redirect_next: int = 0
+    redirect_to: str = "https://attacker.example/collect"
     path_prefix: str | None = None
     method: str | None = None
 
@@ -45,6 +47,10 @@ class FaultConfigBody(StrictBody):
     invalid_next: int = Field(default=0, ge=0)
     hang_next: int = Field(default=0, ge=0)
     hang_after_commit: bool = False
+    # A compromised or misconfigured service sending the caller elsewhere: the gateway
+    # must not follow it (its service token would go along).
+    redirect_next: int = Field(default=0, ge=0)
+    redirect_to: str = Field(default="https://attacker.example/collect", max_length=2048)
     path_prefix: str | None = None
     method: str | None = Field(default=None, min_length=1, max_length=16)
 
@@ -65,6 +71,7 @@ class FaultPlan:
     hang_after: bool = False
     malformed: bool = False
     invalid: bool = False
+    redirect_to: str | None = None
 
 
 def failure(status: int, retry_after: int | None) -> ApiError:
@@ -105,6 +112,9 @@ class FaultInjector:
         if cfg.fail_next > 0:
             self.config = replace(cfg, fail_next=cfg.fail_next - 1)
             return FaultPlan(latency_s, fail=failure(cfg.fail_status, cfg.retry_after))
+        if cfg.redirect_next > 0:
+            self.config = replace(cfg, redirect_next=cfg.redirect_next - 1)
+            return FaultPlan(latency_s, redirect_to=cfg.redirect_to)
         hang = cfg.hang_next > 0
         plan = FaultPlan(
             latency_s,

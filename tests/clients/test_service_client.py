@@ -10,6 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.clients.breaker import CircuitBreaker
 from app.clients.errors import (
     DownstreamInvalidResponseError,
     DownstreamRateLimitedError,
@@ -19,7 +20,8 @@ from app.clients.errors import (
 )
 from app.clients.invoicing import InvoicingClient
 from app.clients.models import Business, ListEnvelope
-from app.clients.service import CallMeta, ServiceClient, build_http_client
+from app.clients.retry import RetryPolicy
+from app.clients.service import CallMeta, Channel, ServiceClient, build_http_client
 from app.sandbox.invoicing import create_invoicing_app
 from app.sandbox.seed import DEMO_BUSINESS_IDS
 
@@ -40,8 +42,15 @@ async def http(sandbox: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def single_attempt(http: httpx.AsyncClient) -> Channel:
+    """One attempt per call: these tests see each failure as the boundary translates it.
+    Resending is tests/clients/test_retries.py's subject."""
+    breaker = CircuitBreaker("invoicing", failure_threshold=1000, open_seconds=1)
+    return Channel("invoicing", http, breaker, RetryPolicy(max_attempts=1))
+
+
 def invoicing(http: httpx.AsyncClient) -> InvoicingClient:
-    return InvoicingClient(ServiceClient("invoicing", http, META))
+    return InvoicingClient(ServiceClient(single_attempt(http), META))
 
 
 async def inject(http: httpx.AsyncClient, **faults: object) -> None:
@@ -97,7 +106,7 @@ async def test_a_call_with_no_time_left_is_not_sent() -> None:
 
     async with transport(handler) as http:
         service = ServiceClient(
-            "invoicing", http, CallMeta(request_id="r" * 8, deadline=Deadline(0))
+            single_attempt(http), CallMeta(request_id="r" * 8, deadline=Deadline(0))
         )
         with pytest.raises(DownstreamTimeoutError) as raised:
             await InvoicingClient(service).get_businesses(["biz_asked"])
@@ -147,7 +156,7 @@ async def test_a_refused_service_token_is_unavailable_not_a_client_error(
 async def test_a_4xx_is_rejected_with_the_contract_code_and_param(
     http: httpx.AsyncClient,
 ) -> None:
-    service = ServiceClient("invoicing", http, META)
+    service = ServiceClient(single_attempt(http), META)
 
     with pytest.raises(DownstreamRejectedError) as raised:
         await service.get(
@@ -256,7 +265,7 @@ async def test_an_oversized_body_is_refused_without_parsing() -> None:
 async def test_an_error_body_that_is_not_the_envelope_still_maps_to_a_code() -> None:
     async with transport(lambda _request: httpx.Response(409, content=b"<html>")) as http:
         with pytest.raises(DownstreamRejectedError) as raised:
-            await ServiceClient("invoicing", http, META).get("/v1/x", {}, ListEnvelope[Business])
+            await ServiceClient(single_attempt(http), META).get("/v1/x", {}, ListEnvelope[Business])
 
     assert (raised.value.status, raised.value.code, raised.value.param) == (409, "unknown", None)
 

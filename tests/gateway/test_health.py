@@ -21,6 +21,7 @@ async def test_readyz_is_ready_when_everything_answers(gateway: httpx.AsyncClien
     assert response.json() == {
         "status": "ready",
         "checks": {"database": "ok", "invoicing": "ok", "payments": "ok"},
+        "circuits": {"invoicing": "closed", "payments": "closed"},
     }
     assert response.headers["cache-control"] == "no-store"
 
@@ -35,6 +36,7 @@ async def test_readyz_is_503_when_the_database_is_down(gateway_factory: GatewayF
     assert response.json() == {
         "status": "unavailable",
         "checks": {"database": "unreachable", "invoicing": "ok", "payments": "ok"},
+        "circuits": {"invoicing": "closed", "payments": "closed"},
     }
 
 
@@ -62,6 +64,7 @@ async def test_readyz_names_each_unavailable_service_without_leaking_details(
     assert response.json() == {
         "status": "unavailable",
         "checks": {"database": "ok", "invoicing": "unreachable", "payments": "timeout"},
+        "circuits": {"invoicing": "closed", "payments": "closed"},
     }
     assert "invoicing.test" not in response.text
 

@@ -1299,12 +1299,12 @@ def same_key_posts(posts: list[Call], target: tuple[str, str]) -> list[str | Non
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-async def test_a_503_is_an_unknown_outcome_that_a_retry_resumes_once(
+async def test_a_500_is_an_unknown_outcome_that_a_retry_resumes_once(
     gateway: httpx.AsyncClient, alice: str, sandbox: Sandbox, spec: Spec
 ) -> None:
-    # given the first write fails once with 503
+    # given the first write fails once with 500, which the boundary does not resend
     service, path = FIRST_WRITE[spec.name]
-    await sandbox.faults(service, fail_next=1, fail_status=503, method="POST")
+    await sandbox.faults(service, fail_next=1, fail_status=500, method="POST")
     await sandbox.take()
     input_ = valid_input(spec, "flaky-1")
     # when
@@ -1358,8 +1358,8 @@ async def test_a_lost_response_is_resumed_with_the_object_made_the_first_time(
 async def test_a_payment_taken_but_not_recorded_is_recorded_by_the_retry(
     gateway: httpx.AsyncClient, alice: str, sandbox: Sandbox
 ) -> None:
-    # given the charge succeeds but recording it on the invoice fails once with 503
-    await sandbox.faults("invoicing", fail_next=1, fail_status=503, method="POST")
+    # given the charge succeeds but recording it on the invoice fails once with 500
+    await sandbox.faults("invoicing", fail_next=1, fail_status=500, method="POST")
     await sandbox.take()
     input_ = valid_input(PAY_INVOICE, "record-1")
     # when
@@ -1414,8 +1414,8 @@ FIRST_READ = {
 async def test_a_failed_read_before_the_write_is_retryable_with_the_same_key(
     gateway: httpx.AsyncClient, alice: str, sandbox: Sandbox, spec: Spec
 ) -> None:
-    # given the read of the object fails once with 503
-    await sandbox.faults(FIRST_READ[spec.name], fail_next=1, fail_status=503, method="GET")
+    # given the read of the object fails once with 500
+    await sandbox.faults(FIRST_READ[spec.name], fail_next=1, fail_status=500, method="GET")
     await sandbox.take()
     input_ = valid_input(spec, "read-fails")
     # when it is sent, then retried with the same key

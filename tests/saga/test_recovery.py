@@ -35,7 +35,7 @@ PAST_GRACE = timedelta(seconds=31)  # the default RELAY_GRACE_SECONDS is 30
 
 async def fail_recording(world: World, times: int) -> None:
     await world.invoicing.faults(
-        fail_next=times, fail_status=503, path_prefix=RECORD_PATH, method="POST"
+        fail_next=times, fail_status=500, path_prefix=RECORD_PATH, method="POST"
     )
 
 
@@ -68,7 +68,7 @@ async def assert_paused_after_charge(world: World, answer: Json, key: str) -> st
 async def test_relay_finishes_a_recording_that_failed_transiently(
     world_factory: WorldFactory,
 ) -> None:
-    # given an invoicing service that fails the recording of payments with 503 for a while
+    # given an invoicing service that fails the recording of payments with 500 for a while
     world = await world_factory()
     seeded = await world.payments.payment_ids_for(INVOICE)
     await fail_recording(world, times=3)
@@ -244,7 +244,7 @@ async def test_a_failed_refund_is_compensated_by_the_relay(
 ) -> None:
     # given an invoice voided right after our charge, and a refund that fails once
     world = await world_factory(wrap=void_after_charge)
-    await world.payments.faults(fail_next=1, fail_status=503, path_prefix="/v1/payments/")
+    await world.payments.faults(fail_next=1, fail_status=500, path_prefix="/v1/payments/")
 
     # when the invoice is paid
     answer = await pay(world.client, world.token, "refund-later", INVOICE)
@@ -347,7 +347,7 @@ async def test_a_failed_invoice_read_lets_the_same_key_retry_at_once(
 ) -> None:
     # given an invoicing service whose next invoice read fails
     world = await world_factory()
-    await world.invoicing.faults(fail_next=1, fail_status=503, path_prefix="/v1/invoices")
+    await world.invoicing.faults(fail_next=1, fail_status=500, path_prefix="/v1/invoices")
 
     # when the invoice is paid (the gateway's first step, reading the invoice, fails)
     first = await pay(world.client, world.token, "read-failed", INVOICE)

@@ -46,7 +46,7 @@ async def holding_world(world_factory: WorldFactory, *, armed: bool) -> tuple[Wo
 
 async def park_after_charge(world: World, key: str) -> str:
     """A payInvoice whose recording fails once: charged, parked, outbox row waiting."""
-    await world.invoicing.faults(fail_next=1, fail_status=503, path_prefix=RECORD_PATH)
+    await world.invoicing.faults(fail_next=1, fail_status=500, path_prefix=RECORD_PATH)
     answer = await pay(world.client, world.token, key, INVOICE)
     assert codes(answer) == ["DOWNSTREAM_UNAVAILABLE"], answer
     payment_id: str = answer["payment"]["id"]
@@ -261,7 +261,10 @@ async def test_retries_and_a_relay_racing_on_a_parked_saga_resume_it_once(
             assert answer["payment"]["id"] == payment_id
             assert answer["invoice"]["status"] == "PAID"
     resumed_by_a_request = [a for a in answers if a["payment"] and not a["replayed"]]
-    assert len(resumed_by_a_request) + finished == 1
+    assert len(resumed_by_a_request) <= 1
+    # the relay also counts a row it only closed because a request finished the saga
+    # first; that nobody else resumed it shows in the downstream posts below
+    assert len(resumed_by_a_request) == 1 or finished == 1
     # and it was recorded once (after the one failed attempt), charged once
     assert len(await world.invoicing.posts(RECORD_PATH)) == 2
     assert len(await world.payments.posts("/v1/payments")) == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from app.sandbox.faults import FaultConfig
 from app.sandbox.seed import (
@@ -30,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "invalid_next": 0,
     "hang_next": 0,
     "hang_after_commit": False,
+    "redirect_next": 0,
+    "redirect_to": "https://attacker.example/collect",
     "path_prefix": None,
     "method": None,
 }
@@ -369,3 +372,19 @@ async def test_reset_restores_the_seed_and_clears_everything(
     again = await invoicing.post(path, headers=write_headers("k"))
     assert again.status_code == 200
     assert "idempotent-replayed" not in again.headers
+
+
+async def test_redirect_next_sends_the_caller_elsewhere_once(payments_app: Starlette) -> None:
+    # A plain client: a redirect is outside the contract, which is the point of the fault.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=payments_app),
+        base_url="http://payments.test",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as payments:
+        await set_faults(payments, redirect_next=1, redirect_to="https://elsewhere.example/x")
+
+        first = await payments.get(BALANCES)
+        second = await payments.get(BALANCES)
+
+    assert (first.status_code, first.headers["location"]) == (302, "https://elsewhere.example/x")
+    assert second.status_code == 200

@@ -134,6 +134,9 @@ class Service:
             # An injected failure does nothing at all: no checks, no key, no state.
             await self._delay(plan)
             return error_response(plan.fail)
+        if plan.redirect_to is not None:
+            await self._delay(plan)
+            return Response(status_code=302, headers={"Location": plan.redirect_to})
         if plan.hang_before:
             await asyncio.sleep(HANG_SECONDS)
         try:

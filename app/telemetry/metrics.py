@@ -1,0 +1,105 @@
+"""Prometheus metrics, in a registry per app (two apps in one test process do not share
+counters). Label values come from closed sets or are bounded: a client chooses its
+operation names, and must not be able to grow the gateway's memory with them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import partial
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from app.clients.breaker import BreakerState
+
+_OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+MAX_OPERATION_LABELS = 200
+_BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+# Seconds: the dashboard's budget is 10 s; the interesting part is well below one.
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._operations: set[str] = set()
+        self.requests = Counter(
+            "gateway_requests",
+            "GraphQL requests by operation name and outcome.",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "gateway_request_duration_seconds",
+            "Time to answer a GraphQL request, by operation name.",
+            ["operation"],
+            buckets=_REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.downstream_calls = Counter(
+            "gateway_downstream_calls",
+            "HTTP exchanges with downstream services, by service, method, route, status "
+            "('none' when no answer came) and outcome.",
+            ["service", "method", "route", "status", "outcome"],
+            registry=self.registry,
+        )
+        self.downstream_seconds = Histogram(
+            "gateway_downstream_call_duration_seconds",
+            "Duration of one HTTP exchange with a downstream service.",
+            ["service", "method"],
+            buckets=_CALL_BUCKETS,
+            registry=self.registry,
+        )
+        self.downstream_retries = Counter(
+            "gateway_downstream_retries",
+            "Requests resent by the client boundary, by service and the failure that caused it.",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        self.breaker_transitions = Counter(
+            "gateway_circuit_breaker_transitions",
+            "Circuit breaker state changes, by service and the state entered.",
+            ["service", "state"],
+            registry=self.registry,
+        )
+        self.breaker_state = Gauge(
+            "gateway_circuit_breaker_state",
+            "Circuit breaker state per service: 0 closed, 1 half-open, 2 open.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.idempotency = Counter(
+            "gateway_idempotency_outcomes",
+            "Idempotency key claims by outcome: new, replay, reused (conflict), in_use.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def operation_label(self, name: str | None) -> str:
+        if not name:
+            return "anonymous"
+        if not _OPERATION_NAME.fullmatch(name):
+            return "invalid"
+        if name in self._operations:
+            return name
+        if len(self._operations) >= MAX_OPERATION_LABELS:
+            return "other"
+        self._operations.add(name)
+        return name
+
+    def watch_breakers(self, states: Mapping[str, Callable[[], BreakerState]]) -> None:
+        # Read at scrape time: an open circuit whose wait is over shows as half-open
+        # without a call having to pass first.
+        for service, state in states.items():
+            self.breaker_state.labels(service).set_function(partial(_level, state))
+
+    def idempotency_claimed(self, outcome: str) -> None:
+        self.idempotency.labels(outcome).inc()
+
+    def breaker_changed(self, service: str, state: BreakerState) -> None:
+        self.breaker_transitions.labels(service, state.value).inc()
+
+
+def _level(state: Callable[[], BreakerState]) -> float:
+    return _BREAKER_LEVEL[state()]
