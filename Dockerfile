@@ -27,6 +27,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
 # Schema changes are applied by a separate `python -m app migrate` step (a release job),
-# never implicitly by every replica in production.
+# never implicitly by every replica in production. The gateway writes its own JSON line
+# per request (app/telemetry/requests.py), so uvicorn's plain-text access log is off.
 CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--no-server-header"]
+     "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--no-server-header", "--no-access-log"]

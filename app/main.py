@@ -49,7 +49,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
-            Route("/metrics", MetricsEndpoint(holder), methods=["GET"]),
+            Route("/metrics", MetricsEndpoint(holder).endpoint, methods=["GET"]),
             Route(
                 "/graphql",
                 GraphQLEndpoint(holder, graphiql=settings.graphiql),

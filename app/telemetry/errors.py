@@ -5,9 +5,11 @@ data leave the gateway this way."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sentry_sdk
+from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import Transport
 
 from app.settings import Settings
@@ -33,10 +35,18 @@ def start_error_reporting(settings: Settings, transport: type[Transport] | None 
         return False
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
+        # Only what the gateway logs at ERROR (an unexpected, masked error, with its
+        # traceback): no auto-instrumentation of Starlette or httpx capturing requests.
+        default_integrations=False,
+        integrations=[LoggingIntegration(level=None, event_level=logging.ERROR)],
         environment=settings.app_env,
-        send_default_pii=False,
+        data_collection={
+            "user_info": False,
+            "http_bodies": [],
+            "stack_frame_variables": False,
+            "database_query_data": False,
+        },
         max_request_body_size="never",
-        include_local_variables=False,
         traces_sample_rate=0.0,
         before_send=scrub,
         transport=transport,

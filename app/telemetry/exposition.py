@@ -17,7 +17,7 @@ class MetricsEndpoint:
     def __init__(self, holder: ResourceHolder) -> None:
         self._holder = holder
 
-    async def __call__(self, request: Request) -> Response:
+    async def endpoint(self, request: Request) -> Response:
         resources = self._holder.resources
         settings = resources.settings
         if not settings.is_development:

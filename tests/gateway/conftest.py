@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -104,7 +105,9 @@ async def gateway_factory(
     async with AsyncExitStack() as stack:
 
         async def start(
-            transports: dict[str, httpx.AsyncBaseTransport] | None = None, **changes: object
+            transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+            span_exporter: SpanExporter | None = None,
+            **changes: object,
         ) -> httpx.AsyncClient:
             database_url = str(
                 changes.pop("database_url", f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
@@ -115,7 +118,9 @@ async def gateway_factory(
                 await engine.dispose()
             settings = gateway_settings(database_url, **changes)
             app = create_app(
-                settings, transports={**downstreams.transports(), **(transports or {})}
+                settings,
+                transports={**downstreams.transports(), **(transports or {})},
+                span_exporter=span_exporter,
             )
             await stack.enter_async_context(app.router.lifespan_context(app))
             return await stack.enter_async_context(
