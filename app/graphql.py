@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from app.context import Context, build_context
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
+from app.graphiql.site import GraphiQLSite
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
 from auth.bearer import extract_bearer_token
@@ -71,11 +72,13 @@ def build_schema() -> strawberry.Schema:
 
 
 class GraphQLEndpoint:
-    def __init__(self, holder: ResourceHolder, *, graphiql: bool) -> None:
+    def __init__(self, holder: ResourceHolder, *, graphiql: GraphiQLSite | None) -> None:
         self._holder = holder
+        self._graphiql = graphiql
         self._view = GraphQL[Context, None](
             build_schema(),
-            graphql_ide="graphiql" if graphiql else None,
+            # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
+            graphql_ide=None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
         )
@@ -88,8 +91,8 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request) -> Response:
         view = self._view
         if view.should_render_graphql_ide(view.request_adapter_class(request)):
-            if view.graphql_ide:
-                return await view.render_graphql_ide(request)
+            if self._graphiql is not None:
+                return self._graphiql.page()
             return PlainTextResponse("Not Found", status_code=404)
         resources = self._holder.resources
         budget = resources.settings.request_timeout_seconds

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.background import running_background
+from app.graphiql.site import graphiql_site
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
 from app.request_id import RequestIdMiddleware
@@ -27,6 +28,7 @@ def create_app(
     today: Callable[[], date] = utc_today,
 ) -> Starlette:
     holder = ResourceHolder()
+    graphiql = graphiql_site(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -46,9 +48,10 @@ def create_app(
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
             Route(
                 "/graphql",
-                GraphQLEndpoint(holder, graphiql=settings.graphiql),
+                GraphQLEndpoint(holder, graphiql=graphiql),
                 methods=["GET", "POST"],
             ),
+            *(graphiql.routes() if graphiql else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
