@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import pytest_asyncio
@@ -175,3 +175,27 @@ async def test_development_opens_ready_to_run_as_the_demo_owner(
     await page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 10_000
     await assert_clean(page, observed)
+
+
+async def test_the_watchers_catch_a_third_party_request_and_a_policy_violation(
+    browser_page: Page,
+) -> None:
+    # Given a page that breaks both rules: an inline script its policy forbids, and an
+    # image from another origin (a closed loopback port: nothing leaves the machine)
+    page = browser_page
+    observed = Observed(origin="http://127.0.0.1:1")
+    observed.watch(page)
+    html = (
+        '<meta http-equiv="Content-Security-Policy" content="script-src \'none\'">'
+        "<script>document.title = 'ran';</script>"
+        '<img src="http://127.0.0.2:9/pixel.png">'
+    )
+
+    # When the browser loads it
+    await page.goto(f"data:text/html,{quote(html)}")
+    await page.wait_for_load_state("load")
+
+    # Then both are seen
+    assert observed.third_party_requests() == ["http://127.0.0.2:9/pixel.png"]
+    assert await page.evaluate("window.__cspViolations") == ["script-src-elem inline"]
+    assert await page.title() == ""
