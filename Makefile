@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit migrate clean
+.PHONY: install run test lint typecheck unit migrate schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ unit: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python -m app migrate
+
+## Record the public GraphQL schema as schema/schema.graphql (refuses unreviewed breaks).
+schema: $(STAMP)
+	$(BIN)/python -m app schema --write
 
 clean:
 	rm -rf $(VENV) var .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -1,10 +1,12 @@
-"""`python -m app migrate` (schema to head) and `python -m app dev` (the `make run` stack)."""
+"""`python -m app migrate` (database schema to head), `python -m app dev` (the `make run`
+stack) and `python -m app schema` (the public GraphQL schema's committed SDL)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from app.db import migrate
 from app.db.engine import create_engine
@@ -26,8 +28,19 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema (safe to rerun)")
     commands.add_parser("dev", help="run sandbox services, identity provider and gateway")
+    schema = commands.add_parser("schema", help="print, record or check the public GraphQL SDL")
+    action = schema.add_mutually_exclusive_group()
+    action.add_argument(
+        "--write", action="store_true", help="record it as schema/schema.graphql (make schema)"
+    )
+    action.add_argument(
+        "--check", action="store_true", help="fail unless schema/schema.graphql is the code's"
+    )
+    schema.add_argument("--root", type=Path, default=Path(), help="the repository (default: .)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "schema":
+            return _schema(args.root, write=args.write, check=args.check)
         if args.command == "migrate":
             revision = asyncio.run(_migrate())
             print(f"database schema at revision {revision}")
@@ -38,6 +51,28 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _schema(root: Path, *, write: bool, check: bool) -> int:
+    from app import schema_versioning
+
+    if write:
+        refused = schema_versioning.write_schema(root)
+        for reason in refused:
+            print(reason, file=sys.stderr)
+        if refused:
+            where = schema_versioning.ACKNOWLEDGED_FILE
+            print(f"not written: review these, then list them in {where}", file=sys.stderr)
+            return 1
+        print(f"wrote {schema_versioning.SCHEMA_FILE}")
+        return 0
+    if check:
+        problems = schema_versioning.check_schema(root)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
+    print(schema_versioning.current_sdl(), end="")
+    return 0
 
 
 if __name__ == "__main__":

@@ -90,7 +90,10 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
     idp_task = asyncio.create_task(idp.serve())
 
     python = sys.executable
+    tokens = _demo_tokens(private_key)
     environment = {**os.environ, "APP_ENV": "development"}
+    # Only the gateway gets the demo token, for GraphiQL's Headers tab (development only).
+    gateway_environment = {**environment, "GRAPHIQL_DEMO_TOKEN": next(iter(tokens.values()))}
     commands = [
         [
             python,
@@ -138,7 +141,10 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
         ],
     ]
     processes = [
-        await asyncio.create_subprocess_exec(*command, env=environment) for command in commands
+        await asyncio.create_subprocess_exec(
+            *command, env=gateway_environment if command is commands[-1] else environment
+        )
+        for command in commands
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -147,7 +153,7 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
     try:
         await _wait_ready(f"{DEV_IDP_URL}/.well-known/jwks.json", processes)
         await _wait_ready(f"http://{HOST}:{GATEWAY_PORT}/readyz", processes)
-        _print_banner(_demo_tokens(private_key))
+        _print_banner(tokens)
         waiters = [asyncio.create_task(process.wait()) for process in processes]
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([*waiters, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -177,7 +183,9 @@ def _print_banner(tokens: dict[str, str]) -> None:
     print("\n" + "=" * 78)
     print(f"GraphiQL:  {url}")
     print(f"Health:    http://{HOST}:{GATEWAY_PORT}/healthz   Ready: /readyz")
-    print("In GraphiQL open 'Headers' and paste one of these, then run { viewer { id } }:\n")
+    first = next(iter(tokens))
+    print(f"GraphiQL opens as the {first}, with the dashboard query; to be someone else,")
+    print("paste one of these into its Headers tab:\n")
     for label, token in tokens.items():
         print(f"# {label}")
         print(f'{{"Authorization": "Bearer {token}"}}\n')

@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 from app.context import Context, build_context, valid_traceparent
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
+from app.graphiql.site import GraphiQLSite
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
 from app.telemetry.requests import (
@@ -77,11 +78,13 @@ def build_schema() -> strawberry.Schema:
 
 
 class GraphQLEndpoint:
-    def __init__(self, holder: ResourceHolder, *, graphiql: bool) -> None:
+    def __init__(self, holder: ResourceHolder, *, graphiql: GraphiQLSite | None) -> None:
         self._holder = holder
+        self._graphiql = graphiql
         self._view = GraphQL[Context, None](
             build_schema(),
-            graphql_ide="graphiql" if graphiql else None,
+            # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
+            graphql_ide=None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
         )
@@ -90,8 +93,8 @@ class GraphQLEndpoint:
         request = Request(scope, receive)
         view = self._view
         if view.should_render_graphql_ide(view.request_adapter_class(request)):
-            if view.graphql_ide:
-                response = await view.render_graphql_ide(request)
+            if self._graphiql is not None:
+                response = self._graphiql.page()
             else:
                 response = PlainTextResponse("Not Found", status_code=404)
             await response(scope, receive, send)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.background import running_background
+from app.graphiql.site import graphiql_site
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
 from app.request_id import RequestIdMiddleware
@@ -32,6 +33,7 @@ def create_app(
     span_exporter: SpanExporter | None = None,
 ) -> Starlette:
     holder = ResourceHolder()
+    graphiql = graphiql_site(settings)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -52,9 +54,10 @@ def create_app(
             Route("/metrics", MetricsEndpoint(holder).endpoint, methods=["GET"]),
             Route(
                 "/graphql",
-                GraphQLEndpoint(holder, graphiql=settings.graphiql),
+                GraphQLEndpoint(holder, graphiql=graphiql),
                 methods=["GET", "POST"],
             ),
+            *(graphiql.routes() if graphiql else []),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

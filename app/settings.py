@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(default=10, gt=0, le=300)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     graphiql_enabled: bool | None = None
+    # Development only: a demo token `make run` mints, pre-filled in GraphiQL's Headers tab.
+    graphiql_demo_token: SecretStr | None = Field(default=None, repr=False)
 
     # The outbox relay: how often it looks for unfinished payment sagas, and how long it
     # leaves a saga to the request that started it.
@@ -216,6 +218,8 @@ class Settings(BaseSettings):
         problems = []
         if self.jwt_dev_secret is not None:
             problems.append("JWT_DEV_SECRET: must not be set in production")
+        if self.graphiql_demo_token is not None:
+            problems.append("GRAPHIQL_DEMO_TOKEN: must not be set in production")
         # Tokens (service and end-user keys) must not cross a network in clear text.
         for name in ("invoicing_url", "payments_url", "jwt_jwks_url"):
             value = getattr(self, name)

@@ -28,7 +28,10 @@ KEY_DESCRIPTION = (
 )
 
 
-@strawberry.input(description='An amount of money, e.g. {amount: "12.50", currency: GBP}.')
+@strawberry.input(
+    description='An amount of money in major units: {amount: "12.50", currency: GBP} is twelve '
+    "pounds fifty."
+)
 class MoneyInput:
     amount: DecimalString = strawberry.field(
         description="Major units; at most the currency's number of decimals; must be greater "
@@ -139,7 +142,8 @@ class PayInvoiceInput:
     invoice_id: strawberry.ID = strawberry.field(description="An open invoice.")
     amount: MoneyInput | None = strawberry.field(
         default=None,
-        description="Defaults to the invoice's whole amount due; never more than it.",
+        description="Defaults to the invoice's whole amount due; never more than it. In major "
+        'units, e.g. {amount: "12.50", currency: GBP}.',
     )
     payment_method: str = strawberry.field(description="A payment method token, e.g. pm_card_ok.")
 
@@ -149,7 +153,9 @@ class RefundPaymentInput:
     idempotency_key: str = strawberry.field(description=KEY_DESCRIPTION)
     payment_id: strawberry.ID = strawberry.field(description="A succeeded payment.")
     amount: MoneyInput | None = strawberry.field(
-        default=None, description="Defaults to everything not yet refunded."
+        default=None,
+        description="Defaults to everything not yet refunded. In major units, e.g. "
+        '{amount: "5.00", currency: GBP}.',
     )
     reason: RefundReason | None = strawberry.field(default=None, description="Why, optional.")
 

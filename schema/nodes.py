@@ -183,11 +183,20 @@ class Invoice(Node):
     tax_rate_bps: int = strawberry.field(
         description="Tax rate in basis points, 0 to 10000 (2000 = 20% VAT)."
     )
-    subtotal: Money = strawberry.field(description="Sum of the line amounts.")
-    tax: Money = strawberry.field(description="subtotal × taxRateBps / 10000, half-even.")
-    total: Money = strawberry.field(description="subtotal + tax.")
-    amount_paid: Money = strawberry.field(description="Recorded payments so far.")
-    amount_due: Money = strawberry.field(description="total − amountPaid.")
+    subtotal: Money = strawberry.field(
+        description='Sum of the line amounts, in major units, e.g. "1250.00".'
+    )
+    tax: Money = strawberry.field(
+        description="subtotal × taxRateBps / 10000, rounded half-even to the currency's "
+        'decimals, in major units, e.g. "250.00".'
+    )
+    total: Money = strawberry.field(description='subtotal + tax, in major units, e.g. "1500.00".')
+    amount_paid: Money = strawberry.field(
+        description='Recorded payments so far, in major units, e.g. "500.00".'
+    )
+    amount_due: Money = strawberry.field(
+        description='total − amountPaid, in major units, e.g. "1000.00".'
+    )
     due_date: date = strawberry.field(description="When payment is due.")
     is_overdue: bool = strawberry.field(description="Open and past its due date.")
     created_at: datetime = strawberry.field(description="When the invoice was created.")
@@ -238,8 +247,10 @@ class Payment(Node):
     business_id: strawberry.Private[str]
     record: strawberry.Private[models.Payment]
     status: PaymentStatus = strawberry.field(description="Succeeded, pending or failed.")
-    amount: Money = strawberry.field(description="Amount charged.")
-    amount_refunded: Money = strawberry.field(description="Refunded so far.")
+    amount: Money = strawberry.field(description='Amount charged, in major units, e.g. "1000.00".')
+    amount_refunded: Money = strawberry.field(
+        description='Refunded so far, in major units, e.g. "0.00".'
+    )
     failure_code: str | None = strawberry.field(
         description="Why it failed (card_declined, insufficient_funds); null otherwise."
     )
@@ -282,7 +293,7 @@ class Refund(Node):
     business_id: strawberry.Private[str]
     record: strawberry.Private[models.Refund]
     status: PaymentStatus = strawberry.field(description="Succeeded, pending or failed.")
-    amount: Money = strawberry.field(description="Amount refunded.")
+    amount: Money = strawberry.field(description='Amount refunded, in major units, e.g. "25.00".')
     reason: RefundReason | None = strawberry.field(description="Why, when given.")
     created_at: datetime = strawberry.field(description="When the refund was made.")
 

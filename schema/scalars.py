@@ -36,7 +36,8 @@ def _serialize_datetime(value: object) -> str:
 SCALARS: dict[object, ScalarDefinition] = {
     DecimalString: strawberry.scalar(
         name="Decimal",
-        description='An exact decimal number as a string, e.g. "1250.50". Never a float.',
+        description='An exact decimal number as a string, e.g. "1250.50". Never a float. '
+        "Money amounts are in major units of their currency.",
         serialize=_serialize_decimal,
         parse_value=_parse_decimal,
     ),

@@ -40,8 +40,12 @@ class Money:
 class InvoiceLine:
     description: str = strawberry.field(description="What was sold.")
     quantity: int = strawberry.field(description="How many units, 1 to 1,000,000.")
-    unit_amount: Money = strawberry.field(description="Price of one unit.")
-    amount: Money = strawberry.field(description="quantity × unitAmount.")
+    unit_amount: Money = strawberry.field(
+        description='Price of one unit, in major units, e.g. "12.50".'
+    )
+    amount: Money = strawberry.field(
+        description='quantity × unitAmount, in major units, e.g. "25.00".'
+    )
 
     @classmethod
     def of(cls, line: models.InvoiceLine, currency: str) -> InvoiceLine:
@@ -74,8 +78,13 @@ class PaymentMethod:
 class Balance:
     type_name: ClassVar[str] = "Balance"
     business_id: strawberry.Private[str]
-    available: list[Money] = strawberry.field(description="Settled and available, per currency.")
-    pending: list[Money] = strawberry.field(description="Not settled yet, per currency.")
+    available: list[Money] = strawberry.field(
+        description="Settled and available, one entry per currency, in major units, "
+        'e.g. "21302.61".'
+    )
+    pending: list[Money] = strawberry.field(
+        description='Not settled yet, one entry per currency, in major units, e.g. "727.53".'
+    )
 
     @classmethod
     def of(cls, balance: models.Balance) -> Balance:

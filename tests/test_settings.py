@@ -29,7 +29,14 @@ PRODUCTION = {
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The developer's shell must not leak into what these tests prove.
-    for name in [*PRODUCTION, "jwt_algorithms", "jwt_dev_secret", "cors_origins"]:
+    for name in [
+        *PRODUCTION,
+        "jwt_algorithms",
+        "jwt_dev_secret",
+        "cors_origins",
+        "graphiql_enabled",
+        "graphiql_demo_token",
+    ]:
         monkeypatch.delenv(name.upper(), raising=False)
 
 
@@ -92,6 +99,10 @@ def test_environment_variables_are_read_with_the_contract_names(
     ("changes", "expected"),
     [
         ({"jwt_dev_secret": "s" * 32}, "JWT_DEV_SECRET: must not be set in production"),
+        (
+            {"graphiql_enabled": "true", "graphiql_demo_token": "eyJhbGciOiJSUzI1NiJ9.e30.x"},
+            "GRAPHIQL_DEMO_TOKEN: must not be set in production",
+        ),
         (
             {"jwt_algorithms": "RS256,HS256", "jwt_dev_secret": "s" * 32},
             "JWT_ALGORITHMS: not allowed here: HS256",

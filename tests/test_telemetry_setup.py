@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from app.telemetry.logs import JsonFormatter, configure_logging
 from app.telemetry.tracing import build_tracing
@@ -23,8 +25,9 @@ def test_tracing_exports_over_otlp_when_an_endpoint_is_set() -> None:
 
     assert tracing is not None
     processor = tracing._provider._active_span_processor._span_processors[0]
+    assert isinstance(processor, BatchSpanProcessor)
     exporter = processor._batch_processor._exporter
-    assert type(exporter).__name__ == "OTLPSpanExporter"
+    assert isinstance(exporter, OTLPSpanExporter)
     assert exporter._endpoint == "http://127.0.0.1:4318/v1/traces"
     tracing.shutdown()
 

@@ -22,6 +22,7 @@ from graphql import (
 )
 
 from app.graphql import build_schema as build_gateway_schema
+from app.schema_versioning import current_sdl
 
 CONTRACTS = Path(
     os.environ.get("CONTRACTS_DIR", Path(__file__).parents[2].parent / "shared" / "contracts")
@@ -138,3 +139,36 @@ def test_the_check_catches_a_retyped_field(core: GraphQLSchema) -> None:
     )
 
     assert "field Invoice.taxRateBps is Float!, not Int!" in differences(core, broken, set())
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("  number: String!\n", "  invoiceNumber: String!\n"), "field Invoice.number is missing"),
+        (
+            ('  """Cancelled; nothing is owed."""\n  VOID\n', ""),
+            "enum value InvoiceStatus.VOID is missing",
+        ),
+        (
+            ("  taxRateBps: Int!", "  taxRateBps: Decimal!"),
+            "field Invoice.taxRateBps is Decimal!, not Int!",
+        ),
+        (("    first: Int = 20", "    first: Int = 50"), "argument Business.customers(first)"),
+        (("type Refund implements Node {", "type Refund {"), "Refund does not implement Node"),
+        (
+            ("    after: String\n", "    after: String\n\n    region: String!\n"),
+            "argument Business.customers(region) is new and required",
+        ),
+    ],
+)
+def test_our_schema_broken_anywhere_fails_the_check(
+    core: GraphQLSchema, change: tuple[str, str], expected: str
+) -> None:
+    # Given the gateway's own schema, renamed, retyped or narrowed in one place
+    sdl = current_sdl()
+    assert change[0] in sdl
+    broken = build_schema(sdl.replace(*change, 1))
+
+    # Then the conformance check names the break
+    found = differences(core, broken, set())
+    assert any(problem.startswith(expected) for problem in found), found

@@ -1,0 +1,1 @@
+"""GraphiQL, self-hosted: the page, its vendored assets and the example it opens with."""
