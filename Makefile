@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit migrate clean
+.PHONY: install run test lint typecheck unit migrate manifest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ unit: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python -m app migrate
+
+## Trusted documents (PERSISTED_QUERIES=required): clients/<client>/*.graphql -> clients/manifest.json
+manifest: $(STAMP)
+	$(BIN)/python -m app manifest --client web -o clients/manifest.json clients/web/*.graphql
+	$(BIN)/python -m app manifest --client mobile -o clients/manifest.json clients/mobile/*.graphql
 
 clean:
 	rm -rf $(VENV) var .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -1,13 +1,16 @@
-"""`python -m app migrate` (schema to head) and `python -m app dev` (the `make run` stack)."""
+"""`python -m app migrate` (schema to head), `python -m app dev` (the `make run` stack) and
+`python -m app manifest` (a client's trusted documents, from its `.graphql` files)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from app.db import migrate
 from app.db.engine import create_engine
+from app.persisted.manifest import ManifestError
 from app.settings import SettingsError, load_database_settings
 
 
@@ -21,17 +24,37 @@ async def _migrate() -> str | None:
         await engine.dispose()
 
 
+def _manifest(output: Path, client: str, documents: list[Path]) -> int:
+    from app.persisted.build import update_manifest
+
+    try:
+        count = update_manifest(output, client, documents)
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{output}: {count} documents for client {client}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema (safe to rerun)")
     commands.add_parser("dev", help="run sandbox services, identity provider and gateway")
+    manifest = commands.add_parser(
+        "manifest", help="put a client's .graphql documents into a trusted-documents manifest"
+    )
+    manifest.add_argument("--client", required=True, help="client name, e.g. web or mobile")
+    manifest.add_argument("-o", "--output", required=True, type=Path, help="manifest JSON file")
+    manifest.add_argument("documents", nargs="+", type=Path, help=".graphql files")
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":
             revision = asyncio.run(_migrate())
             print(f"database schema at revision {revision}")
             return 0
+        if args.command == "manifest":
+            return _manifest(args.output, args.client, args.documents)
         from app.devserver import run
 
         return run()

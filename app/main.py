@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from app.background import running_background
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
+from app.ratelimit.limiter import Clock
 from app.request_id import RequestIdMiddleware
 from app.resources import ResourceHolder, Transports, open_resources, utc_today
 from app.settings import Settings, load_settings
@@ -25,13 +26,14 @@ def create_app(
     *,
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
+    clock: Clock | None = None,
 ) -> Starlette:
     holder = ResourceHolder()
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with (
-            open_resources(settings, transports, today) as resources,
+            open_resources(settings, transports, today, clock) as resources,
             running_background(resources),
         ):
             holder.set(resources)

@@ -1,5 +1,6 @@
 """What the app holds open for its lifetime: the database engine, one pooled HTTP client
-per downstream service, and the token verifier. Opened and closed by the lifespan only."""
+per downstream service, the token verifier, the rate limiters and the persisted-query
+store. Opened and closed by the lifespan only."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from app.db import migrate
 from app.db.engine import create_engine
 from app.idempotency.store import IdempotencyStore
 from app.outbox.store import OutboxStore
+from app.persisted.manifest import load_manifest
+from app.persisted.policy import PersistedQueries
+from app.persisted.store import ApqStore
+from app.ratelimit.limiter import Clock
+from app.ratelimit.setup import RateLimits, open_rate_limits
 from app.settings import Settings
 from auth.jwks import JwksCache
 from auth.verifier import JwtConfig, JwtVerifier
@@ -35,6 +41,8 @@ class Resources:
     today: Callable[[], date]
     idempotency: IdempotencyStore
     outbox: OutboxStore
+    rate_limits: RateLimits
+    persisted_queries: PersistedQueries
 
 
 class ResourceHolder:
@@ -62,13 +70,29 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+def persisted_queries(settings: Settings) -> PersistedQueries:
+    """A manifest that does not load or check out stops the start, naming the entry."""
+    manifest = (
+        load_manifest(settings.persisted_queries_manifest)
+        if settings.persisted_queries_manifest
+        else {}
+    )
+    store = ApqStore(
+        max_entries=settings.persisted_queries_cache_size,
+        max_document_bytes=settings.persisted_queries_max_bytes,
+    )
+    return PersistedQueries(settings.persisted_queries, store, manifest)
+
+
 @asynccontextmanager
 async def open_resources(
     settings: Settings,
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
+    persisted = persisted_queries(settings)
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
@@ -109,6 +133,7 @@ async def open_resources(
             ),
             JwksCache(idp_http, str(settings.jwt_jwks_url)),
         )
+        rate_limits = await stack.enter_async_context(open_rate_limits(settings, clock))
         yield Resources(
             settings=settings,
             engine=engine,
@@ -118,4 +143,6 @@ async def open_resources(
             today=today,
             idempotency=IdempotencyStore(engine),
             outbox=OutboxStore(engine),
+            rate_limits=rate_limits,
+            persisted_queries=persisted,
         )

@@ -25,9 +25,6 @@ class Limit:
         if self.capacity < 1 or not self.refill_per_second > 0:
             raise ValueError("a limit needs a capacity of at least 1 and a positive refill")
 
-    def seconds_to_full(self, tokens: float) -> float:
-        return max(0.0, self.capacity - tokens) / self.refill_per_second
-
 
 @dataclass(frozen=True, slots=True)
 class Decision:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -27,6 +27,8 @@ from app.settings import Settings
 
 # How long a process limits on its own after Redis failed before asking Redis again.
 REDIS_RETRY_SECONDS = 5.0
+# Connections per process; each decision holds one for a fraction of a millisecond.
+REDIS_MAX_CONNECTIONS = 32
 
 
 @dataclass
@@ -75,13 +77,18 @@ async def open_rate_limits(
         yield RateLimits(local(limits["principal"]), local(limits["address"]), proxies, stats)
         return
     timeout = settings.redis_timeout_seconds
-    # No retries inside redis-py: a failed call falls back at once instead of waiting.
-    client = Redis.from_url(
+    # A burst beyond the pool waits for a connection (within the timeout) rather than
+    # failing at once and sending the process to its fallback. No retries inside
+    # redis-py: a failed call falls back at once instead of waiting.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
     )
+    client = Redis.from_pool(pool)
 
     def shared(name: str) -> FallbackRateLimiter:
         primary = RedisRateLimiter(

@@ -1,7 +1,8 @@
 """What a request costs against its caller's budget.
 
-The seam for a full cost analysis: `request_weight` is the one function the endpoint
-asks. Until then it is an estimate from the parsed document: one token per root field of
+The seam for a full cost analysis is the `weigh` function admission is built with
+(app/admission.py); `request_weight` is the default, an estimate from the parsed
+document: one token per root field of
 the operation that will run (each root field is its own resolver tree and its own
 downstream calls; aliases make more), at least one. A document that does not parse or
 names no runnable operation costs one: it will be refused without running.
@@ -11,6 +12,9 @@ same options), so the execution that follows does not parse the document again.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -25,12 +29,15 @@ from graphql import (
 from strawberry.extensions import ParserCache
 
 PARSE_CACHE_SIZE = 256
-_parse = ParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document
+parse_document = ParserCache(maxsize=PARSE_CACHE_SIZE).cached_parse_document
 
 
-def request_weight(query: str, operation_name: str | None) -> int:
+def request_weight(
+    query: str, operation_name: str | None, variables: Mapping[str, Any] | None = None
+) -> int:
+    """Tokens this request costs; `variables` is for a cost analysis (`first: $n`)."""
     try:
-        document: DocumentNode = _parse(query)
+        document: DocumentNode = parse_document(query)
     except GraphQLError:
         return 1
     operation = _operation(document, operation_name)
@@ -62,8 +69,8 @@ def _root_fields(
             count += 1
         elif isinstance(selection, InlineFragmentNode):
             count += _root_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
+        else:  # the third and last kind of selection
+            name = cast(FragmentSpreadNode, selection).name.value
             # Validation refuses cycles and unknown fragments later; count each once here.
             if name in fragments and name not in seen:
                 seen.add(name)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 
 from app.main import create_app
+from app.ratelimit.limiter import Clock
 from app.sandbox.idp import create_idp_app
 from app.sandbox.invoicing import create_invoicing_app
 from app.sandbox.payments import create_payments_app
@@ -104,7 +105,11 @@ async def gateway_factory(
     async with AsyncExitStack() as stack:
 
         async def start(
-            transports: dict[str, httpx.AsyncBaseTransport] | None = None, **changes: object
+            transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+            *,
+            client: tuple[str, int] = ("127.0.0.1", 123),
+            clock: Clock | None = None,
+            **changes: object,
         ) -> httpx.AsyncClient:
             database_url = str(
                 changes.pop("database_url", f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
@@ -115,11 +120,15 @@ async def gateway_factory(
                 await engine.dispose()
             settings = gateway_settings(database_url, **changes)
             app = create_app(
-                settings, transports={**downstreams.transports(), **(transports or {})}
+                settings,
+                transports={**downstreams.transports(), **(transports or {})},
+                clock=clock,
             )
             await stack.enter_async_context(app.router.lifespan_context(app))
+            # `client` is the socket peer the gateway sees.
+            transport = httpx.ASGITransport(app=app, client=client)
             return await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+                httpx.AsyncClient(transport=transport, base_url="http://gateway")
             )
 
         yield start
