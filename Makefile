@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit migrate schema clean
+.PHONY: install run test lint typecheck unit migrate schema manifest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ migrate: $(STAMP)
 ## Record the public GraphQL schema as schema/schema.graphql (refuses unreviewed breaks).
 schema: $(STAMP)
 	$(BIN)/python -m app schema --write
+
+## Trusted documents (PERSISTED_QUERIES=required): clients/<client>/*.graphql -> clients/manifest.json
+manifest: $(STAMP)
+	$(BIN)/python -m app manifest --client web -o clients/manifest.json clients/web/*.graphql
+	$(BIN)/python -m app manifest --client mobile -o clients/manifest.json clients/mobile/*.graphql
 
 clean:
 	rm -rf $(VENV) var .coverage .mypy_cache .ruff_cache .pytest_cache

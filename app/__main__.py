@@ -1,5 +1,6 @@
 """`python -m app migrate` (database schema to head), `python -m app dev` (the `make run`
-stack) and `python -m app schema` (the public GraphQL schema's committed SDL)."""
+stack), `python -m app schema` (the public GraphQL schema's committed SDL) and
+`python -m app manifest` (a client's trusted documents, from its `.graphql` files)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from app.db import migrate
 from app.db.engine import create_engine
+from app.persisted.manifest import ManifestError
 from app.settings import SettingsError, load_database_settings
 
 
@@ -21,6 +23,18 @@ async def _migrate() -> str | None:
         return await migrate.current_revision(engine)
     finally:
         await engine.dispose()
+
+
+def _manifest(output: Path, client: str, documents: list[Path]) -> int:
+    from app.persisted.build import update_manifest
+
+    try:
+        count = update_manifest(output, client, documents)
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{output}: {count} documents for client {client}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="fail unless schema/schema.graphql is the code's"
     )
     schema.add_argument("--root", type=Path, default=Path(), help="the repository (default: .)")
+    manifest = commands.add_parser(
+        "manifest", help="put a client's .graphql documents into a trusted-documents manifest"
+    )
+    manifest.add_argument("--client", required=True, help="client name, e.g. web or mobile")
+    manifest.add_argument("-o", "--output", required=True, type=Path, help="manifest JSON file")
+    manifest.add_argument("documents", nargs="+", type=Path, help=".graphql files")
     args = parser.parse_args(argv)
     try:
         if args.command == "schema":
@@ -45,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             revision = asyncio.run(_migrate())
             print(f"database schema at revision {revision}")
             return 0
+        if args.command == "manifest":
+            return _manifest(args.output, args.client, args.documents)
         from app.devserver import run
 
         return run()

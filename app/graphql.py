@@ -1,7 +1,8 @@
 """The /graphql endpoint: authenticate first, then hand the request to Strawberry.
 
 Authentication happens here, before Strawberry sees the request, so that a missing or
-invalid token is answered with HTTP 401 and nothing is parsed or executed.
+invalid token is answered with HTTP 401 and nothing is parsed or executed. Admission
+(app/admission.py: rate limits, persisted queries) decides before anything runs.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.context import Context, build_context, valid_traceparent
+from app.admission import Admission
+from app.context import build_context, valid_traceparent
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
 from app.graphiql.site import GraphiQLSite
+from app.ratelimit.weight import PARSE_CACHE_SIZE
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
 from app.telemetry.requests import (
@@ -32,6 +34,7 @@ from app.telemetry.requests import (
     finish_request,
     start_request,
 )
+from app.view import GatewayView
 from auth.bearer import extract_bearer_token
 from auth.errors import AuthenticationError, JwksUnavailableError
 from resolvers.mutation import Mutation
@@ -70,7 +73,8 @@ def build_schema() -> strawberry.Schema:
         # Factories, not instances: each execution gets its own extension object.
         extensions=[
             ErrorPolicy,
-            lambda: ParserCache(maxsize=256),
+            # The size admission's weighing parses with: one shared cache, one parse.
+            lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
             lambda: ValidationCache(maxsize=256),
         ],
         config=StrawberryConfig(scalar_map=SCALARS),
@@ -81,7 +85,7 @@ class GraphQLEndpoint:
     def __init__(self, holder: ResourceHolder, *, graphiql: GraphiQLSite | None) -> None:
         self._holder = holder
         self._graphiql = graphiql
-        self._view = GraphQL[Context, None](
+        self._view = GatewayView(
             build_schema(),
             # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
             graphql_ide=None,
@@ -119,12 +123,18 @@ class GraphQLEndpoint:
         resources = self._holder.resources
         budget = resources.settings.request_timeout_seconds
         deadline = Deadline(budget)
+        admission = Admission(resources.rate_limits, resources.persisted_queries)
+        address = admission.address_of(request)
+        if (limited := await admission.before_authentication(address)) is not None:
+            return limited
         try:
             token = extract_bearer_token(request.headers.get("authorization"))
             principal = await resources.verifier.verify(token)
             record.subject = principal.subject
         except AuthenticationError as exc:
             logger.info("authentication failed", extra={"reason": exc.reason})
+            if (limited := await admission.authentication_failed(address)) is not None:
+                return limited
             return JSONResponse(
                 UNAUTHENTICATED_BODY,
                 status_code=401,
@@ -144,6 +154,8 @@ class GraphQLEndpoint:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
+        if (refused := await admission.admit(request, view, principal)) is not None:
+            return refused
         sub_response = await view.get_sub_response(request)
         context = build_context(
             request,

@@ -17,6 +17,7 @@ from app.background import running_background
 from app.graphiql.site import graphiql_site
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
+from app.ratelimit.limiter import Clock
 from app.request_id import RequestIdMiddleware
 from app.resources import ResourceHolder, Transports, open_resources, utc_today
 from app.settings import Settings, load_settings
@@ -31,6 +32,7 @@ def create_app(
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
     span_exporter: SpanExporter | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
     holder = ResourceHolder()
     graphiql = graphiql_site(settings)
@@ -38,7 +40,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with (
-            open_resources(settings, transports, today, span_exporter) as resources,
+            open_resources(settings, transports, today, span_exporter, clock) as resources,
             running_background(resources),
         ):
             holder.set(resources)

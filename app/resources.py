@@ -1,5 +1,6 @@
 """What the app holds open for its lifetime: the database engine, one pooled HTTP client
-per downstream service, and the token verifier. Opened and closed by the lifespan only."""
+per downstream service, the token verifier, the rate limiters and the persisted-query
+store. Opened and closed by the lifespan only."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ from app.db import migrate
 from app.db.engine import create_engine
 from app.idempotency.store import IdempotencyStore
 from app.outbox.store import OutboxStore
+from app.persisted.manifest import load_manifest
+from app.persisted.policy import PersistedQueries
+from app.persisted.store import ApqStore
+from app.ratelimit.limiter import Clock
+from app.ratelimit.setup import RateLimits, open_rate_limits
 from app.settings import Settings
 from app.telemetry.downstream import DownstreamTelemetry
 from app.telemetry.metrics import Metrics
@@ -49,6 +55,8 @@ class Resources:
     payments: Channel
     metrics: Metrics
     tracing: Tracing | None
+    rate_limits: RateLimits
+    persisted_queries: PersistedQueries
 
 
 class ResourceHolder:
@@ -76,15 +84,31 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+def persisted_queries(settings: Settings) -> PersistedQueries:
+    """A manifest that does not load or check out stops the start, naming the entry."""
+    manifest = (
+        load_manifest(settings.persisted_queries_manifest)
+        if settings.persisted_queries_manifest
+        else {}
+    )
+    store = ApqStore(
+        max_entries=settings.persisted_queries_cache_size,
+        max_document_bytes=settings.persisted_queries_max_bytes,
+    )
+    return PersistedQueries(settings.persisted_queries, store, manifest)
+
+
 @asynccontextmanager
 async def open_resources(
     settings: Settings,
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
     span_exporter: SpanExporter | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     metrics = Metrics()
+    persisted = persisted_queries(settings)
     async with AsyncExitStack() as stack:
         tracing = build_tracing(
             settings.otel_service_name, settings.otel_exporter_otlp_endpoint, span_exporter
@@ -148,6 +172,7 @@ async def open_resources(
             for name, client in clients.items()
         }
         metrics.watch_breakers({name: _state_reader(c) for name, c in channels.items()})
+        rate_limits = await stack.enter_async_context(open_rate_limits(settings, clock))
         yield Resources(
             settings=settings,
             engine=engine,
@@ -161,6 +186,8 @@ async def open_resources(
             payments=channels["payments"],
             metrics=metrics,
             tracing=tracing,
+            rate_limits=rate_limits,
+            persisted_queries=persisted,
         )
 
 

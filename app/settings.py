@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.ratelimit.addresses import parse_networks
+
 # The local sandbox services and development identity provider `make run` starts.
 SANDBOX_INVOICING_URL = "http://127.0.0.1:8101"
 SANDBOX_PAYMENTS_URL = "http://127.0.0.1:8102"
@@ -120,11 +122,39 @@ class Settings(BaseSettings):
     otel_service_name: str = "fintech-gateway"
     sentry_dsn: SecretStr | None = Field(default=None, repr=False)
 
+    # Rate limits (app/ratelimit/): a token bucket per token subject, and one per client
+    # address for requests without a valid token. A request costs its weight in tokens.
+    rate_limit_capacity: int = Field(default=60, ge=1, le=1_000_000)
+    rate_limit_refill_per_second: float = Field(default=2.0, gt=0, le=1_000_000)
+    rate_limit_unauthenticated_capacity: int = Field(default=30, ge=1, le=1_000_000)
+    rate_limit_unauthenticated_refill_per_second: float = Field(default=0.5, gt=0, le=1_000_000)
+    rate_limit_max_keys: int = Field(default=100_000, ge=1, le=10_000_000)
+    rate_limit_key_prefix: str = Field(default="gateway:ratelimit:", min_length=1, max_length=100)
+    # Shared buckets for every gateway process; in-process buckets when unset. May carry
+    # a password: kept out of repr and logs.
+    redis_url: str | None = Field(default=None, repr=False)
+    redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Persisted queries (app/persisted/): `off`, `apq` (automatic persisted queries) or
+    # `required` (only documents from the manifest, per client, may run).
+    persisted_queries: Literal["off", "apq", "required"] = "apq"
+    persisted_queries_manifest: str | None = None
+    persisted_queries_cache_size: int = Field(default=1000, ge=1, le=100_000)
+    persisted_queries_max_bytes: int = Field(default=16_384, ge=1, le=1_000_000)
+
     # Where development keeps its generated signing key and sandbox databases.
     dev_data_dir: str = "./var"
 
     _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
     _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
+    _split_proxies = field_validator("trusted_proxies", mode="before")(_split_commas)
+
+    @field_validator("redis_url", "persisted_queries_manifest", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def is_development(self) -> bool:
@@ -185,6 +215,7 @@ class Settings(BaseSettings):
             scheme, host, _ = _origin(origin)
             if origin == "*" or scheme not in ("http", "https") or not host:
                 problems.append(f"CORS_ORIGINS: {origin!r} is not an http(s) origin")
+        problems += self._check_protection()
         if not self.is_development:
             problems += self._production_guards()
         if problems:
@@ -197,6 +228,20 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value and (urlsplit(value).scheme not in ("http", "https") or not _origin(value)[1]):
                 problems.append(f"{name.upper()}: must be an http(s) URL")
+        return problems
+
+    def _check_protection(self) -> list[str]:
+        problems = []
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            problems.append(f"TRUSTED_PROXIES: {exc}")
+        if self.redis_url is not None:
+            parts = urlsplit(self.redis_url)
+            if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+                problems.append("REDIS_URL: must be a redis:// or rediss:// URL")
+        if self.persisted_queries == "required" and not self.persisted_queries_manifest:
+            problems.append("PERSISTED_QUERIES_MANIFEST: required when PERSISTED_QUERIES=required")
         return problems
 
     def _check_algorithms(self) -> list[str]:
@@ -227,6 +272,10 @@ class Settings(BaseSettings):
                 parts = urlsplit(value)
                 if parts.scheme != "https" and not is_loopback_host(parts.hostname):
                     problems.append(f"{name.upper()}: must be https:// in production (or loopback)")
+        if self.redis_url:
+            parts = urlsplit(self.redis_url)
+            if parts.scheme == "redis" and not is_loopback_host(parts.hostname):
+                problems.append("REDIS_URL: must be rediss:// in production (or loopback)")
         sandboxes = {
             "invoicing_url": SANDBOX_INVOICING_URL,
             "payments_url": SANDBOX_PAYMENTS_URL,

@@ -1,18 +1,23 @@
-"""Shared fixtures: real databases (SQLite file, PostgreSQL throwaway database)."""
+"""Shared fixtures: real databases (SQLite file, PostgreSQL throwaway database) and a real
+Redis (a key prefix of its own per test, deleted afterwards)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+REQUIRE_REDIS = os.environ.get("REQUIRE_REDIS") == "1"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -21,23 +26,67 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database_url") == "postgresql":
             item.add_marker(pytest.mark.postgres)
+        if "redis_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not REQUIRE_POSTGRES:
-        return
-    skipped = [
-        report
-        for report in terminalreporter.stats.get("skipped", [])
-        if "postgres" in getattr(report, "keywords", {})
-    ]
-    if skipped:
-        terminalreporter.section("PostgreSQL tests skipped while REQUIRE_POSTGRES=1")
-        for report in skipped:
-            terminalreporter.write_line(report.nodeid)
-        session = terminalreporter._session
-        if session is not None:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    for marker, required, name in (
+        ("postgres", REQUIRE_POSTGRES, "PostgreSQL"),
+        ("redis", REQUIRE_REDIS, "Redis"),
+    ):
+        if not required:
+            continue
+        skipped = [
+            report
+            for report in terminalreporter.stats.get("skipped", [])
+            if marker in getattr(report, "keywords", {})
+        ]
+        if skipped:
+            terminalreporter.section(f"{name} tests skipped while REQUIRE_{marker.upper()}=1")
+            for report in skipped:
+                terminalreporter.write_line(report.nodeid)
+            session = terminalreporter._session
+            if session is not None:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """TEST_REDIS_URL (default 127.0.0.1:6379) if it answers; skipped if not, unless
+    REQUIRE_REDIS=1 (CI), which makes it a failure."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if REQUIRE_REDIS:
+            pytest.fail(f"REQUIRE_REDIS=1 but Redis at {TEST_REDIS_URL} does not answer: {exc}")
+        pytest.skip(f"Redis at {TEST_REDIS_URL} does not answer: Redis tests need a real server")
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound and released): connections are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def redis_prefix(redis_server_url: str) -> Iterator[str]:
+    """A key prefix no other test uses; every key under it is deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_server_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

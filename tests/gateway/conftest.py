@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 
 from app.main import create_app
+from app.ratelimit.limiter import Clock
 from app.sandbox.idp import create_idp_app
 from app.sandbox.invoicing import create_invoicing_app
 from app.sandbox.payments import create_payments_app
@@ -106,7 +107,10 @@ async def gateway_factory(
 
         async def start(
             transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+            *,
             span_exporter: SpanExporter | None = None,
+            client: tuple[str, int] = ("127.0.0.1", 123),
+            clock: Clock | None = None,
             **changes: object,
         ) -> httpx.AsyncClient:
             database_url = str(
@@ -121,10 +125,13 @@ async def gateway_factory(
                 settings,
                 transports={**downstreams.transports(), **(transports or {})},
                 span_exporter=span_exporter,
+                clock=clock,
             )
             await stack.enter_async_context(app.router.lifespan_context(app))
+            # `client` is the socket peer the gateway sees.
+            transport = httpx.ASGITransport(app=app, client=client)
             return await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+                httpx.AsyncClient(transport=transport, base_url="http://gateway")
             )
 
         yield start

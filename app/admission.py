@@ -1,0 +1,109 @@
+"""Whether a request may run, and what it runs: decided before anything is executed.
+
+In order: an address that has used up its budget of failed authentications is refused
+before its token is even checked (so guessing tokens is limited, at the budget's pace);
+a failed authentication is charged to the address; an authenticated request is read,
+its persisted query resolved, weighed, and charged to its token's subject. A request
+over budget gets HTTP 429 with Retry-After and RATE_LIMITED, and nothing else happens.
+Every authenticated request costs at least one token, refused ones included, so a
+client cannot probe or flood for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
+from app.ratelimit.addresses import address_key, client_address
+from app.ratelimit.limiter import Decision
+from app.ratelimit.setup import RateLimits
+from app.ratelimit.weight import request_weight
+from app.view import GatewayView
+from auth.principal import Principal
+
+logger = logging.getLogger(__name__)
+
+# The seam for a document cost analysis: (document, operation name, variables) -> tokens.
+Weigher = Callable[[str, str | None, Mapping[str, Any] | None], int]
+
+
+def rate_limited(decision: Decision) -> JSONResponse:
+    seconds = decision.retry_after_header
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"Too many requests; retry in {seconds} seconds.",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": seconds},
+                }
+            ]
+        },
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+class Admission:
+    def __init__(
+        self, limits: RateLimits, persisted: PersistedQueries, weigh: Weigher = request_weight
+    ) -> None:
+        self._limits = limits
+        self._persisted = persisted
+        self._weigh = weigh
+
+    def address_of(self, request: Request) -> str:
+        peer = request.client.host if request.client else None
+        forwarded = request.headers.getlist("x-forwarded-for")
+        return address_key(client_address(peer, forwarded, self._limits.trusted_proxies))
+
+    async def before_authentication(self, address: str) -> Response | None:
+        return self._refusal("address", await self._limits.address.peek(address))
+
+    async def authentication_failed(self, address: str) -> Response | None:
+        return self._refusal("address", await self._limits.address.acquire(address, 1))
+
+    async def admit(
+        self, request: Request, view: GatewayView, principal: Principal
+    ) -> Response | None:
+        """None when the request may run (the view then runs what was admitted)."""
+        weight = 1
+        resolved: Resolved | None = None
+        refusal: Response | None = None
+        try:
+            data = await view.read_request(request)
+        except HTTPException as exc:
+            refusal = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        else:
+            outcome = self._persisted.resolve(
+                data.query, data.extensions, request.headers.get(CLIENT_HEADER)
+            )
+            if isinstance(outcome, Refusal):
+                refusal = JSONResponse(outcome.body(), status_code=outcome.status)
+            else:
+                resolved = outcome
+                if outcome.document is not None:
+                    weight = self._weigh(outcome.document, data.operation_name, data.variables)
+                view.admit(request, dataclasses.replace(data, query=outcome.document))
+        decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
+        if (limited := self._refusal("principal", decision)) is not None:
+            return limited
+        if resolved is not None:
+            self._persisted.remember(resolved)
+        return refusal
+
+    def _refusal(self, limiter: str, decision: Decision) -> Response | None:
+        if decision.allowed:
+            return None
+        self._limits.stats.request_rejected(limiter)
+        logger.info(
+            "rate limited",
+            extra={"limiter": limiter, "retry_after": decision.retry_after_seconds},
+        )
+        return rate_limited(decision)

@@ -1,0 +1,31 @@
+"""Shared by the rate-limit and persisted-query suites: documents, the exact refusal
+bodies, and the downstream call log of both services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sandbox.seed import GB_BUSINESS_ID
+from tests.gateway.conftest import Downstreams
+
+# One root field; reads the business from the invoicing service.
+BUSINESS_QUERY = "query B($id: ID!) { business(id: $id) { id name } }"
+BUSINESS_VARIABLES = {"id": GB_BUSINESS_ID}
+# Three root fields: weight 3.
+THREE_ROOTS = "{ a: viewer { id } b: viewer { id } c: viewer { id } }"
+VIEWER_QUERY = "{ viewer { id } }"
+
+
+def rate_limited(seconds: int) -> dict[str, Any]:
+    return {
+        "errors": [
+            {
+                "message": f"Too many requests; retry in {seconds} seconds.",
+                "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": seconds},
+            }
+        ]
+    }
+
+
+async def downstream_calls(downstreams: Downstreams) -> list[dict[str, Any]]:
+    return await downstreams.calls("invoicing") + await downstreams.calls("payments")
