@@ -173,6 +173,7 @@ async def open_resources(
         }
         metrics.watch_breakers({name: _state_reader(c) for name, c in channels.items()})
         rate_limits = await stack.enter_async_context(open_rate_limits(settings, clock))
+        metrics.watch_rate_limits(rate_limits.stats.rejected, rate_limits.stats.backend_failures)
         yield Resources(
             settings=settings,
             engine=engine,

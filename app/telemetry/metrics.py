@@ -5,10 +5,12 @@ operation names, and must not be able to grow the gateway's memory with them."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from app.clients.breaker import BreakerState
 
@@ -94,6 +96,15 @@ class Metrics:
         for service, state in states.items():
             self.breaker_state.labels(service).set_function(partial(_level, state))
 
+    def watch_rate_limits(
+        self,
+        rejected: Mapping[str, int],
+        backend_failures: Mapping[str, int],
+    ) -> None:
+        """The limiters keep their own counters (they run before a request exists);
+        they are read at scrape time."""
+        self.registry.register(_RateLimitCollector(rejected, backend_failures))
+
     def idempotency_claimed(self, outcome: str) -> None:
         self.idempotency.labels(outcome).inc()
 
@@ -103,3 +114,28 @@ class Metrics:
 
 def _level(state: Callable[[], BreakerState]) -> float:
     return _BREAKER_LEVEL[state()]
+
+
+class _RateLimitCollector(Collector):
+    def __init__(self, rejected: Mapping[str, int], backend_failures: Mapping[str, int]) -> None:
+        self._rejected = rejected
+        self._backend_failures = backend_failures
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        rejected = CounterMetricFamily(
+            "gateway_rate_limit_rejections",
+            "Requests refused with 429, by limiter (principal or address).",
+            labels=["limiter"],
+        )
+        for limiter, count in sorted(self._rejected.items()):
+            rejected.add_metric([limiter], count)
+        failures = CounterMetricFamily(
+            "gateway_rate_limit_backend_failures",
+            "Failed calls to the shared rate-limit store (Redis), by limiter; the gateway "
+            "falls back to in-process buckets meanwhile.",
+            labels=["limiter"],
+        )
+        for limiter, count in sorted(self._backend_failures.items()):
+            failures.add_metric([limiter], count)
+        yield rejected
+        yield failures

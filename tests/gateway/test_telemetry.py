@@ -344,3 +344,21 @@ async def test_an_unexpected_error_is_masked_and_reported_without_request_data(
 
 def test_without_a_dsn_nothing_is_started() -> None:
     assert start_error_reporting(load_settings(app_env="development")) is False
+
+
+async def test_rate_limit_refusals_are_counted_by_limiter(
+    gateway_factory: GatewayFactory, token_for: TokenFactory
+) -> None:
+    # given a budget of one request
+    gateway = await gateway_factory(
+        metrics_token=METRICS_TOKEN, rate_limit_capacity=1, rate_limit_refill_per_second=0.001
+    )
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
+
+    await graphql(gateway, "{ viewer { id } }", token)
+    refused = await graphql(gateway, "{ viewer { id } }", token)
+
+    assert refused.status_code == 429
+    text = await scrape(gateway)
+    assert 'gateway_rate_limit_rejections_total{limiter="principal"} 1.0' in text
+    assert 'gateway_requests_total{operation="anonymous",outcome="rate_limited"} 1.0' in text
