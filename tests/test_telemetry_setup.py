@@ -36,9 +36,12 @@ def test_tracing_exports_over_otlp_when_an_endpoint_is_set() -> None:
 def root_logging() -> Iterator[logging.Logger]:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
+    httpx_level = logging.getLogger("httpx").level
     yield root
     root.handlers[:], level = saved
     root.setLevel(level)
+    logging.getLogger("httpx").setLevel(httpx_level)
+    logging.getLogger("httpcore").setLevel(logging.NOTSET)
 
 
 def test_json_logging_replaces_the_root_handlers(
@@ -49,6 +52,13 @@ def test_json_logging_replaces_the_root_handlers(
     (handler,) = root_logging.handlers
     assert isinstance(handler.formatter, JsonFormatter)
     assert root_logging.level == logging.WARNING
+
+
+def test_httpx_request_lines_are_kept_out_at_info(root_logging: logging.Logger) -> None:
+    configure_logging("INFO", json_lines=True)
+
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
 
 
 def test_text_logging_is_plain(root_logging: logging.Logger) -> None:
