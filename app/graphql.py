@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import strawberry
 from cross_web import HTTPException
@@ -15,16 +16,19 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.context import Context, build_context
+from app.context import build_context
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
+from app.limits.config import Limits
+from app.limits.errors import ErrorCap
+from app.limits.extension import DocumentChecks, DocumentLimits
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
+from app.transport.refusal import refusal
+from app.transport.view import GatewayView
 from auth.bearer import extract_bearer_token
 from auth.errors import AuthenticationError, JwksUnavailableError
 from resolvers.mutation import Mutation
@@ -47,6 +51,16 @@ UNAUTHENTICATED_BODY = {
 
 
 class GatewaySchema(strawberry.Schema):
+    hide_suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Variables are coerced at execution, whose errors would otherwise suggest enum
+        # values ("Did you mean ...?"); validation hides them in DocumentChecks.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -55,26 +69,42 @@ class GatewaySchema(strawberry.Schema):
         return
 
 
-def build_schema() -> strawberry.Schema:
-    return GatewaySchema(
+def build_schema(limits: Limits | None = None, *, hide_suggestions: bool = True) -> GatewaySchema:
+    limits = limits or Limits()
+    checks = DocumentChecks(limits, hide_suggestions=hide_suggestions)
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Business, Customer, Invoice, Payment, Refund],
-        # Factories, not instances: each execution gets its own extension object.
+        # Factories, not instances: each execution gets its own extension object. The
+        # order matters: each one's work after the operation runs in reverse order, so the
+        # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.
         extensions=[
+            lambda: ErrorCap(limits.max_errors),
             ErrorPolicy,
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: DocumentLimits(limits, checks),
         ],
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            batching_config={"max_operations": limits.max_batch} if limits.max_batch else None,
+        ),
     )
+    schema.hide_suggestions = hide_suggestions
+    return schema
 
 
 class GraphQLEndpoint:
-    def __init__(self, holder: ResourceHolder, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        holder: ResourceHolder,
+        *,
+        graphiql: bool,
+        limits: Limits | None = None,
+        hide_suggestions: bool = True,
+    ) -> None:
         self._holder = holder
-        self._view = GraphQL[Context, None](
-            build_schema(),
+        self._view = GatewayView(
+            build_schema(limits, hide_suggestions=hide_suggestions),
             graphql_ide="graphiql" if graphiql else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
@@ -91,6 +121,12 @@ class GraphQLEndpoint:
             if view.graphql_ide:
                 return await view.render_graphql_ide(request)
             return PlainTextResponse("Not Found", status_code=404)
+        if request.method != "POST":
+            # GET only ever serves GraphiQL: no operation, least of all a mutation, runs
+            # from a URL (which logs, caches and links keep).
+            return refusal(
+                405, "METHOD_NOT_ALLOWED", "Send GraphQL requests with POST.", Allow="POST"
+            )
         resources = self._holder.resources
         budget = resources.settings.request_timeout_seconds
         deadline = Deadline(budget)

@@ -15,9 +15,11 @@ from starlette.types import Receive, Scope, Send
 from app.background import running_background
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
+from app.limits.config import Limits
 from app.request_id import RequestIdMiddleware
 from app.resources import ResourceHolder, Transports, open_resources, utc_today
 from app.settings import Settings, load_settings
+from app.transport import GRAPHQL_PATH, transport_middleware
 
 
 def create_app(
@@ -45,12 +47,18 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
             Route(
-                "/graphql",
-                GraphQLEndpoint(holder, graphiql=settings.graphiql),
+                GRAPHQL_PATH,
+                GraphQLEndpoint(
+                    holder,
+                    graphiql=settings.graphiql,
+                    limits=Limits.from_settings(settings),
+                    # "Did you mean ...?" names fields and values: development only.
+                    hide_suggestions=not settings.is_development,
+                ),
                 methods=["GET", "POST"],
             ),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), *transport_middleware(settings)],
         lifespan=lifespan,
     )
 

@@ -101,6 +101,17 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
 
+    # What one request may ask for, checked before anything runs (README "Limits").
+    graphql_max_depth: int = Field(default=12, ge=1, le=100)
+    graphql_max_aliases: int = Field(default=30, ge=0, le=1000)
+    graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    graphql_max_directives: int = Field(default=50, ge=0, le=1000)
+    graphql_max_cost: int = Field(default=500, ge=1, le=1_000_000)
+    graphql_max_errors: int = Field(default=10, ge=1, le=100)
+    # 0 turns operation batching (a JSON array of operations) off.
+    graphql_max_batch: int = Field(default=0, ge=0, le=20)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=16 * 1_048_576)
+
     # Where development keeps its generated signing key and sandbox databases.
     dev_data_dir: str = "./var"
 
