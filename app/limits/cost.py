@@ -24,6 +24,9 @@ operation costs at least 1.
 
 The same walk finds every `first` outside 1..MAX_PAGE_SIZE, literal or from a variable,
 so such a request is refused with BAD_USER_INPUT before anything runs.
+
+Call it on a document that has passed the depth limit and validation (DocumentLimits
+does, then keeps the result in its `cost`): the walk recurses once per field level.
 """
 
 from __future__ import annotations

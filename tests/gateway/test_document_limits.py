@@ -49,8 +49,16 @@ async def run(gateway: httpx.AsyncClient, token: str, query: str, **variables: o
     return body
 
 
+BUSINESS = f'business(id: "{GB_BUSINESS_ID}")'
+OWNER = [(GB_BUSINESS_ID, Role.OWNER)]
+
+
 def aliased_viewers(count: int) -> str:
     return "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(count)) + " }"
+
+
+def aliased_businesses(count: int) -> str:
+    return "{ " + " ".join(f"a{i}: {BUSINESS} {{ name }}" for i in range(count)) + " }"
 
 
 # -- aliases (GRAPHQL_MAX_ALIASES, 30) -------------------------------------------------
@@ -60,7 +68,7 @@ def aliased_viewers(count: int) -> str:
 async def test_aliases_up_to_the_limit_run(
     gateway: httpx.AsyncClient, token_for: TokenFactory, count: int
 ) -> None:
-    body = await run(gateway, token_for([]), aliased_viewers(count))
+    body = await run(gateway, token_for(OWNER), aliased_businesses(count))
 
     assert "errors" not in body
     assert len(body["data"]) == count
@@ -69,9 +77,10 @@ async def test_aliases_up_to_the_limit_run(
 async def test_one_alias_over_the_limit_is_refused(
     gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
 ) -> None:
-    body = await run(gateway, token_for([]), aliased_viewers(31))
+    body = await run(gateway, token_for(OWNER), aliased_businesses(31))
 
     assert body == refused("aliases", ALIASES, 30, 31)
+    await nothing_downstream(downstreams)
 
 
 @pytest.mark.parametrize(
@@ -205,8 +214,8 @@ async def test_graphiqls_introspection_query_is_not_held_to_the_depth_limit(
 
 
 def ids_query(tokens: int) -> str:
-    """`{ viewer { id id ... } }`: five tokens of frame, then one per `id`."""
-    return "{ viewer { " + "id " * (tokens - 5) + "} }"
+    """`{ business(id: "...") { name name ... } }`: ten tokens of frame, one per `name`."""
+    return "{ " + BUSINESS + " { " + "name " * (tokens - 10) + "} }"
 
 
 @pytest.mark.parametrize("tokens", [99, 100])
@@ -215,20 +224,21 @@ async def test_documents_up_to_the_token_limit_run(
 ) -> None:
     gateway = await gateway_factory(graphql_max_tokens=100)
 
-    body = await run(gateway, token_for([]), ids_query(tokens))
+    body = await run(gateway, token_for(OWNER), ids_query(tokens))
 
-    assert body == {"data": {"viewer": {"id": "user_test"}}}
+    assert body == {"data": {"business": {"name": "Northwind Studio Ltd"}}}
 
 
 async def test_one_token_over_the_limit_is_refused(
-    gateway_factory: GatewayFactory, token_for: TokenFactory
+    gateway_factory: GatewayFactory, token_for: TokenFactory, downstreams: Downstreams
 ) -> None:
     gateway = await gateway_factory(graphql_max_tokens=100)
 
-    body = await run(gateway, token_for([]), ids_query(101))
+    body = await run(gateway, token_for(OWNER), ids_query(101))
 
     # The parser stops counting at the limit.
     assert body == refused("tokens", "tokens in the document", 100, 101, "more than 100")
+    await nothing_downstream(downstreams)
 
 
 @pytest.mark.parametrize(
@@ -269,24 +279,25 @@ async def test_a_syntax_error_within_the_limit_stays_a_syntax_error(
 
 
 def directives_query(count: int, directive: str = "@include(if: true)") -> str:
-    return "{ viewer { " + f"id {directive} " * count + "} }"
+    return "{ " + BUSINESS + " { " + f"name {directive} " * count + "} }"
 
 
 @pytest.mark.parametrize("count", [49, 50])
 async def test_directives_up_to_the_limit_run(
     gateway: httpx.AsyncClient, token_for: TokenFactory, count: int
 ) -> None:
-    body = await run(gateway, token_for([]), directives_query(count))
+    body = await run(gateway, token_for(OWNER), directives_query(count))
 
-    assert body == {"data": {"viewer": {"id": "user_test"}}}
+    assert body == {"data": {"business": {"name": "Northwind Studio Ltd"}}}
 
 
 async def test_one_directive_over_the_limit_is_refused(
-    gateway: httpx.AsyncClient, token_for: TokenFactory
+    gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
 ) -> None:
-    body = await run(gateway, token_for([]), directives_query(51))
+    body = await run(gateway, token_for(OWNER), directives_query(51))
 
     assert body == refused("directives", "directives in the document", 50, 51)
+    await nothing_downstream(downstreams)
 
 
 async def test_a_thousand_unknown_directives_get_one_error(
