@@ -19,18 +19,18 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from strawberry.http import GraphQLRequestData
 
 from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
 from app.ratelimit.addresses import address_key, client_address
 from app.ratelimit.limiter import Decision
 from app.ratelimit.setup import RateLimits
-from app.ratelimit.weight import request_weight
 from app.view import GatewayView
 from auth.principal import Principal
 
 logger = logging.getLogger(__name__)
 
-# The seam for a document cost analysis: (document, operation name, variables) -> tokens.
+# (document, operation name, variables) -> tokens: app/limits/weigh.py's CostWeigher.
 Weigher = Callable[[str, str | None, Mapping[str, Any] | None], int]
 
 
@@ -51,9 +51,7 @@ def rate_limited(decision: Decision) -> JSONResponse:
 
 
 class Admission:
-    def __init__(
-        self, limits: RateLimits, persisted: PersistedQueries, weigh: Weigher = request_weight
-    ) -> None:
+    def __init__(self, limits: RateLimits, persisted: PersistedQueries, weigh: Weigher) -> None:
         self._limits = limits
         self._persisted = persisted
         self._weigh = weigh
@@ -72,31 +70,41 @@ class Admission:
     async def admit(
         self, request: Request, view: GatewayView, principal: Principal
     ) -> Response | None:
-        """None when the request may run (the view then runs what was admitted)."""
+        """None when the request may run (the view then runs what was admitted). A batch
+        (when batching is on) is admitted whole or not at all, and weighs its sum."""
         weight = 1
-        resolved: Resolved | None = None
+        resolved: list[Resolved] = []
         refusal: Response | None = None
         try:
             data = await view.read_request(request)
         except HTTPException as exc:
             refusal = PlainTextResponse(exc.reason, status_code=exc.status_code)
         else:
-            outcome = self._persisted.resolve(
-                data.query, data.extensions, request.headers.get(CLIENT_HEADER)
-            )
-            if isinstance(outcome, Refusal):
-                refusal = JSONResponse(outcome.body(), status_code=outcome.status)
+            items = data if isinstance(data, list) else [data]
+            client = request.headers.get(CLIENT_HEADER)
+            admitted: list[GraphQLRequestData] = []
+            for item in items:
+                outcome = self._persisted.resolve(item.query, item.extensions, client)
+                if isinstance(outcome, Refusal):
+                    refusal = JSONResponse(outcome.body(), status_code=outcome.status)
+                    break
+                resolved.append(outcome)
+                admitted.append(dataclasses.replace(item, query=outcome.document))
             else:
-                resolved = outcome
-                if outcome.document is not None:
-                    weight = self._weigh(outcome.document, data.operation_name, data.variables)
-                view.admit(request, dataclasses.replace(data, query=outcome.document))
+                weight = max(1, sum(self._weight_of(item) for item in admitted))
+                view.admit(request, admitted if isinstance(data, list) else admitted[0])
         decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
         if (limited := self._refusal("principal", decision)) is not None:
             return limited
-        if resolved is not None:
-            self._persisted.remember(resolved)
+        if refusal is None:
+            for outcome in resolved:
+                self._persisted.remember(outcome)
         return refusal
+
+    def _weight_of(self, item: GraphQLRequestData) -> int:
+        if item.query is None:
+            return 1
+        return self._weigh(item.query, item.operation_name, item.variables)
 
     def _refusal(self, limiter: str, decision: Decision) -> Response | None:
         if decision.allowed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import strawberry
 from cross_web import HTTPException
@@ -16,7 +17,6 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -25,7 +25,10 @@ from app.context import build_context, valid_traceparent
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
 from app.graphiql.site import GraphiQLSite
-from app.ratelimit.weight import PARSE_CACHE_SIZE
+from app.limits.config import Limits
+from app.limits.errors import ErrorCap
+from app.limits.extension import DocumentChecks, DocumentLimits
+from app.limits.weigh import CostWeigher
 from app.request_id import request_id_of
 from app.resources import ResourceHolder
 from app.telemetry.requests import (
@@ -34,6 +37,7 @@ from app.telemetry.requests import (
     finish_request,
     start_request,
 )
+from app.transport.refusal import refusal
 from app.view import GatewayView
 from auth.bearer import extract_bearer_token
 from auth.errors import AuthenticationError, JwksUnavailableError
@@ -57,6 +61,16 @@ UNAUTHENTICATED_BODY = {
 
 
 class GatewaySchema(strawberry.Schema):
+    hide_suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Variables are coerced at execution, whose errors would otherwise suggest enum
+        # values ("Did you mean ...?"); validation hides them in DocumentChecks.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -65,28 +79,53 @@ class GatewaySchema(strawberry.Schema):
         return
 
 
-def build_schema() -> strawberry.Schema:
-    return GatewaySchema(
+def build_schema(
+    limits: Limits | None = None,
+    *,
+    hide_suggestions: bool = True,
+    checks: DocumentChecks | None = None,
+) -> GatewaySchema:
+    limits = limits or Limits()
+    checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Business, Customer, Invoice, Payment, Refund],
-        # Factories, not instances: each execution gets its own extension object.
+        # Factories, not instances: each execution gets its own extension object. The
+        # order matters: each one's work after the operation runs in reverse order, so the
+        # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.
         extensions=[
+            lambda: ErrorCap(limits.max_errors),
             ErrorPolicy,
-            # The size admission's weighing parses with: one shared cache, one parse.
-            lambda: ParserCache(maxsize=PARSE_CACHE_SIZE),
-            lambda: ValidationCache(maxsize=256),
+            lambda: DocumentLimits(limits, checks),
         ],
-        config=StrawberryConfig(scalar_map=SCALARS),
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            batching_config={"max_operations": limits.max_batch} if limits.max_batch else None,
+        ),
     )
+    schema.hide_suggestions = hide_suggestions
+    return schema
 
 
 class GraphQLEndpoint:
-    def __init__(self, holder: ResourceHolder, *, graphiql: GraphiQLSite | None) -> None:
+    def __init__(
+        self,
+        holder: ResourceHolder,
+        *,
+        graphiql: GraphiQLSite | None,
+        limits: Limits | None = None,
+        hide_suggestions: bool = True,
+    ) -> None:
         self._holder = holder
         self._graphiql = graphiql
+        limits = limits or Limits()
+        checks = DocumentChecks(limits, hide_suggestions=hide_suggestions)
+        schema = build_schema(limits, hide_suggestions=hide_suggestions, checks=checks)
+        # Rate limits charge a request its cost, from the checks execution reuses.
+        self._weigh = CostWeigher(schema._schema, checks, limits.max_cost)
         self._view = GatewayView(
-            build_schema(),
+            schema,
             # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
             graphql_ide=None,
             allow_queries_via_get=False,
@@ -101,6 +140,14 @@ class GraphQLEndpoint:
                 response = self._graphiql.page()
             else:
                 response = PlainTextResponse("Not Found", status_code=404)
+            await response(scope, receive, send)
+            return
+        if request.method != "POST":
+            # GET only ever serves GraphiQL: no operation, least of all a mutation, runs
+            # from a URL (which logs, caches and links keep).
+            response = refusal(
+                405, "METHOD_NOT_ALLOWED", "Send GraphQL requests with POST.", Allow="POST"
+            )
             await response(scope, receive, send)
             return
         resources = self._holder.resources
@@ -123,7 +170,7 @@ class GraphQLEndpoint:
         resources = self._holder.resources
         budget = resources.settings.request_timeout_seconds
         deadline = Deadline(budget)
-        admission = Admission(resources.rate_limits, resources.persisted_queries)
+        admission = Admission(resources.rate_limits, resources.persisted_queries, self._weigh)
         address = admission.address_of(request)
         if (limited := await admission.before_authentication(address)) is not None:
             return limited

@@ -17,6 +17,7 @@ from app.background import running_background
 from app.graphiql.site import graphiql_site
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
+from app.limits.config import Limits
 from app.ratelimit.limiter import Clock
 from app.request_id import RequestIdMiddleware
 from app.resources import ResourceHolder, Transports, open_resources, utc_today
@@ -24,6 +25,7 @@ from app.settings import Settings, load_settings
 from app.telemetry.errors import start_error_reporting
 from app.telemetry.exposition import MetricsEndpoint
 from app.telemetry.logs import configure_logging
+from app.transport import GRAPHQL_PATH, transport_middleware
 
 
 def create_app(
@@ -55,13 +57,19 @@ def create_app(
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
             Route("/metrics", MetricsEndpoint(holder).endpoint, methods=["GET"]),
             Route(
-                "/graphql",
-                GraphQLEndpoint(holder, graphiql=graphiql),
+                GRAPHQL_PATH,
+                GraphQLEndpoint(
+                    holder,
+                    graphiql=graphiql,
+                    limits=Limits.from_settings(settings),
+                    # "Did you mean ...?" names fields and values: development only.
+                    hide_suggestions=not settings.is_development,
+                ),
                 methods=["GET", "POST"],
             ),
             *(graphiql.routes() if graphiql else []),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), *transport_middleware(settings)],
         lifespan=lifespan,
     )
 

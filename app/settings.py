@@ -124,8 +124,10 @@ class Settings(BaseSettings):
 
     # Rate limits (app/ratelimit/): a token bucket per token subject, and one per client
     # address for requests without a valid token. A request costs its weight in tokens.
-    rate_limit_capacity: int = Field(default=60, ge=1, le=1_000_000)
-    rate_limit_refill_per_second: float = Field(default=2.0, gt=0, le=1_000_000)
+    # In units of worst-case downstream calls (app/limits/cost.py): the dashboard at 50
+    # invoices costs 55, a detail view a few, a mutation 10.
+    rate_limit_capacity: int = Field(default=1000, ge=1, le=1_000_000)
+    rate_limit_refill_per_second: float = Field(default=10.0, gt=0, le=1_000_000)
     rate_limit_unauthenticated_capacity: int = Field(default=30, ge=1, le=1_000_000)
     rate_limit_unauthenticated_refill_per_second: float = Field(default=0.5, gt=0, le=1_000_000)
     rate_limit_max_keys: int = Field(default=100_000, ge=1, le=10_000_000)
@@ -143,6 +145,17 @@ class Settings(BaseSettings):
     persisted_queries_manifest: str | None = None
     persisted_queries_cache_size: int = Field(default=1000, ge=1, le=100_000)
     persisted_queries_max_bytes: int = Field(default=16_384, ge=1, le=1_000_000)
+
+    # What one request may ask for, checked before anything runs (README "Limits").
+    graphql_max_depth: int = Field(default=12, ge=1, le=100)
+    graphql_max_aliases: int = Field(default=30, ge=0, le=1000)
+    graphql_max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    graphql_max_directives: int = Field(default=50, ge=0, le=1000)
+    graphql_max_cost: int = Field(default=500, ge=1, le=1_000_000)
+    graphql_max_errors: int = Field(default=10, ge=1, le=100)
+    # 0 turns operation batching (a JSON array of operations) off.
+    graphql_max_batch: int = Field(default=0, ge=0, le=20)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=16 * 1_048_576)
 
     # Where development keeps its generated signing key and sandbox databases.
     dev_data_dir: str = "./var"

@@ -198,3 +198,51 @@ def test_a_loopback_downstream_may_be_plain_http_in_production() -> None:
     assert (
         production(invoicing_url="http://127.0.0.1:9001").invoicing_url == "http://127.0.0.1:9001"
     )
+
+
+LIMIT_SETTINGS = {
+    # name: (field, default, another allowed value)
+    "GRAPHQL_MAX_DEPTH": ("graphql_max_depth", 12, 20),
+    "GRAPHQL_MAX_ALIASES": ("graphql_max_aliases", 30, 5),
+    "GRAPHQL_MAX_TOKENS": ("graphql_max_tokens", 2000, 5000),
+    "GRAPHQL_MAX_DIRECTIVES": ("graphql_max_directives", 50, 10),
+    "GRAPHQL_MAX_COST": ("graphql_max_cost", 500, 1000),
+    "GRAPHQL_MAX_ERRORS": ("graphql_max_errors", 10, 20),
+    "GRAPHQL_MAX_BATCH": ("graphql_max_batch", 0, 5),
+    "MAX_BODY_BYTES": ("max_body_bytes", 1_048_576, 65_536),
+}
+
+
+def test_the_request_limits_have_the_readmes_defaults() -> None:
+    settings = production()
+
+    assert {name: getattr(settings, spec[0]) for name, spec in LIMIT_SETTINGS.items()} == {
+        name: spec[1] for name, spec in LIMIT_SETTINGS.items()
+    }
+
+
+@pytest.mark.parametrize("name", list(LIMIT_SETTINGS))
+def test_each_request_limit_is_read_from_its_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    field, _, other = LIMIT_SETTINGS[name]
+    monkeypatch.setenv(name, str(other))
+
+    assert getattr(production(), field) == other
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"graphql_max_batch": 21}, "GRAPHQL_MAX_BATCH"),
+        ({"graphql_max_depth": 0}, "GRAPHQL_MAX_DEPTH"),
+        ({"graphql_max_tokens": 99}, "GRAPHQL_MAX_TOKENS"),
+        ({"graphql_max_errors": 0}, "GRAPHQL_MAX_ERRORS"),
+        ({"max_body_bytes": 100}, "MAX_BODY_BYTES"),
+    ],
+)
+def test_a_request_limit_out_of_its_range_is_refused_by_name(
+    changes: dict[str, object], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=named):
+        production(**changes)

@@ -58,11 +58,20 @@ class _Query:
     ok: bool = True
 
 
-async def test_a_batch_is_refused_even_where_batching_is_switched_on() -> None:
+async def test_a_batch_is_read_whole_where_batching_is_switched_on() -> None:
     schema = strawberry.Schema(
         query=_Query, config=StrawberryConfig(batching_config={"max_operations": 5})
     )
     view = GatewayView(schema)
+
+    batch = await view.read_request(post([{"query": "{ ok }"}, {"query": "{ a: ok }"}]))
+
+    assert isinstance(batch, list)
+    assert [item.query for item in batch] == ["{ ok }", "{ a: ok }"]
+
+
+async def test_a_batch_is_refused_where_batching_is_off() -> None:
+    view = GatewayView(strawberry.Schema(query=_Query))
 
     with pytest.raises(HTTPException) as raised:
         await view.read_request(post([{"query": "{ ok }"}, {"query": "{ ok }"}]))

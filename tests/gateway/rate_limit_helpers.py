@@ -11,8 +11,12 @@ from tests.gateway.conftest import Downstreams
 # One root field; reads the business from the invoicing service.
 BUSINESS_QUERY = "query B($id: ID!) { business(id: $id) { id name } }"
 BUSINESS_VARIABLES = {"id": GB_BUSINESS_ID}
-# Three root fields: weight 3.
-THREE_ROOTS = "{ a: viewer { id } b: viewer { id } c: viewer { id } }"
+# Three reads of a business, one downstream call each at worst: cost 3.
+THREE_ROOTS = (
+    f'{{ a: business(id: "{GB_BUSINESS_ID}") {{ id }} b: business(id: "{GB_BUSINESS_ID}") '
+    f'{{ id }} c: business(id: "{GB_BUSINESS_ID}") {{ id }} }}'
+)
+# From the token alone: no downstream call, the minimum cost of 1.
 VIEWER_QUERY = "{ viewer { id } }"
 
 

@@ -389,21 +389,27 @@ async def test_a_page_size_outside_1_to_100_is_bad_user_input_and_lists_nothing(
     first: int,
 ) -> None:
     # Given a connection query with an out-of-range `first`
-    query, needle, path, service = CONNECTION_QUERIES[connection]
+    query, _, _, service = CONNECTION_QUERIES[connection]
     token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
 
     # When it is run
     response = await graphql(gateway, query, token, {"first": first})
 
-    # Then one BAD_USER_INPUT error at that field, null up to the nullable parent
+    # Then it is refused before anything runs: one BAD_USER_INPUT error at the argument
     assert response.status_code == 200
     assert response.json() == {
-        "data": {path[0]: None},
-        "errors": [bad_input(query, needle, path, FIRST_ERROR)],
+        "data": None,
+        "errors": [
+            {
+                "message": FIRST_ERROR,
+                "locations": location(query, "first: $first"),
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ],
     }
-    # And no listing was asked of any service
-    assert await listing_calls(downstreams, service) == []
-    assert await listing_calls(downstreams, "payments") == []
+    # And no service was asked anything, not even for the parent object
+    assert await downstreams.calls(service) == []
+    assert await downstreams.calls("payments") == []
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import Protocol, cast
+from typing import Protocol
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.ratelimit.weight import parse_document
 from app.sandbox.seed import GB_BUSINESS_ID
 from auth.devkeys import mint_token
 from auth.principal import Role
@@ -34,6 +33,7 @@ from tests.gateway.rate_limit_helpers import (
     downstream_calls,
     rate_limited,
 )
+from tests.gateway.test_dashboard import DASHBOARD as DASHBOARD_QUERY
 from tests.gateway.test_viewer_and_auth import UNAUTHENTICATED
 
 
@@ -93,20 +93,20 @@ async def test_each_subject_has_its_own_budget(
     assert_rate_limited(await graphql(gateway, VIEWER_QUERY, token_for(subject="alice")), 100)
 
 
-async def test_a_request_costs_one_token_per_root_field(
+async def test_a_request_costs_its_documents_worst_case_downstream_calls(
     gateway_factory: GatewayFactory, token_for: TokenFactory
 ) -> None:
     clock = FakeClock()
     gateway = await gateway_factory(
         clock=clock, rate_limit_capacity=5, rate_limit_refill_per_second=1
     )
-    token = token_for()
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
 
     first = await graphql(gateway, THREE_ROOTS, token)
     second = await graphql(gateway, THREE_ROOTS, token)  # 2 left, 3 needed
     single = await graphql(gateway, VIEWER_QUERY, token)
 
-    assert first.json()["data"]["c"] == {"id": "user_test"}
+    assert first.json()["data"]["c"] == {"id": GB_BUSINESS_ID}
     assert_rate_limited(second, 1)
     assert single.status_code == 200
     clock.advance(2)
@@ -120,7 +120,7 @@ async def test_a_request_costs_at_most_the_whole_budget_so_it_can_run(
     gateway = await gateway_factory(
         clock=clock, rate_limit_capacity=2, rate_limit_refill_per_second=1
     )
-    token = token_for()
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
 
     assert (await graphql(gateway, THREE_ROOTS, token)).status_code == 200
     assert_rate_limited(await graphql(gateway, VIEWER_QUERY, token), 1)
@@ -147,22 +147,42 @@ async def test_malformed_and_invalid_requests_are_charged_too(
     assert await downstream_calls(downstreams) == []
 
 
-async def test_the_default_budget_admits_a_burst_of_sixty_then_two_a_second(
+async def test_the_default_budget_admits_eighteen_dashboards_then_one_every_few_seconds(
     gateway_factory: GatewayFactory, token_for: TokenFactory
 ) -> None:
+    # given the default budget (1,000 tokens, 10 a second) and the dashboard query at
+    # 50 invoices, which costs 55: its worst case in downstream calls
     clock = FakeClock()
     gateway = await gateway_factory(clock=clock)
-    token = token_for()
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
+    assert DASHBOARD_COST == 55
 
-    statuses = [(await graphql(gateway, VIEWER_QUERY, token)).status_code for _ in range(60)]
-    assert statuses == [200] * 60
-    assert_rate_limited(await graphql(gateway, VIEWER_QUERY, token), 1)
-    clock.advance(1)
-    assert [(await graphql(gateway, VIEWER_QUERY, token)).status_code for _ in range(3)] == [
-        200,
-        200,
-        429,
+    fifty = {"id": GB_BUSINESS_ID, "first": 50}
+    statuses = [
+        (await graphql(gateway, DASHBOARD_QUERY, token, fifty)).status_code for _ in range(18)
     ]
+
+    assert statuses == [200] * 18
+    # 10 tokens left, 55 needed: 4.5 s at 10 a second, rounded up
+    refused = await graphql(gateway, DASHBOARD_QUERY, token, fifty)
+    assert_rate_limited(refused, 5)
+    clock.advance(5)
+    assert (
+        await graphql(gateway, DASHBOARD_QUERY, token, {"id": GB_BUSINESS_ID, "first": 50})
+    ).status_code == 200
+
+
+def _dashboard_cost() -> int:
+    from graphql import parse
+
+    from app.graphql import build_schema
+    from app.limits.cost import document_cost
+
+    schema = build_schema()._schema
+    return document_cost(parse(DASHBOARD_QUERY), {"first": 50}, None, schema)
+
+
+DASHBOARD_COST = _dashboard_cost()
 
 
 # -- the address budget: requests without a valid token ------------------------------
@@ -324,21 +344,6 @@ async def test_when_redis_is_down_each_process_still_limits_and_says_so(
 
 class LruCache(Protocol):
     def cache_info(self) -> functools._CacheInfo: ...
-
-
-async def test_weighing_a_document_does_not_cost_a_second_parse(
-    gateway: httpx.AsyncClient, token_for: TokenFactory
-) -> None:
-    document = "query ParsedOnce { viewer { id } }"
-    parse_cache = cast(LruCache, parse_document)
-    before = parse_cache.cache_info()
-
-    response = await graphql(gateway, document, token_for())
-
-    after = parse_cache.cache_info()
-    assert response.json() == {"data": {"viewer": {"id": "user_test"}}}
-    # Admission parsed it (a miss); execution found it in the same cache (a hit).
-    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
 
 
 class GatedTransport(httpx.AsyncBaseTransport):

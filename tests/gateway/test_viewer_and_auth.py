@@ -174,6 +174,14 @@ async def test_queries_over_get_are_refused(
         headers={"Authorization": f"Bearer {token_for([])}", "Accept": "application/json"},
     )
 
-    assert response.status_code == 400
-    assert response.text == "queries are not allowed when using GET"
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Send GraphQL requests with POST.",
+                "extensions": {"code": "METHOD_NOT_ALLOWED"},
+            }
+        ]
+    }
     assert await downstreams.calls("invoicing") == []
