@@ -40,7 +40,7 @@ def refusal(**changes: object) -> str:
 def test_defaults() -> None:
     settings = production()
 
-    assert (settings.rate_limit_capacity, settings.rate_limit_refill_per_second) == (60, 2.0)
+    assert (settings.rate_limit_capacity, settings.rate_limit_refill_per_second) == (1000, 10.0)
     assert (
         settings.rate_limit_unauthenticated_capacity,
         settings.rate_limit_unauthenticated_refill_per_second,

@@ -1,7 +1,8 @@
 """Security headers on every answer: nothing is cached (answers are per caller and
 carry their data), sniffed, framed or sent on as a referrer, and HSTS in production.
-JSON answers get a CSP that loads nothing; the GraphiQL page (HTML, only where enabled)
-keeps only `frame-ancestors`, as it loads its scripts and styles."""
+JSON answers get a CSP that loads nothing. A response that chose its own policy or caching
+keeps it: the GraphiQL page sends its own strict CSP (its scripts and styles from this
+origin only) and its assets, addressed by content digest, are cached for good."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 html = headers.get("content-type", "").startswith("text/html")
-                headers["Cache-Control"] = "no-store"
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "no-referrer"
-                headers["Content-Security-Policy"] = HTML_CSP if html else STRICT_CSP
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = HTML_CSP if html else STRICT_CSP
                 if self.hsts:
                     headers["Strict-Transport-Security"] = HSTS
             await send(message)
