@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
+from bench.gateway_app import variant_environment
 from bench.procs import Processes, StartupError, stopped_on_signals
 from bench.run import Plan, Runner, VoidRunError
 from bench.scenarios import SCENARIOS
@@ -105,6 +106,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--enforce-budget", action="store_true", help="exit 3 if scenario (a) misses its budget"
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the run directory")
+    parser.add_argument(
+        "--gateway-variant",
+        default="",
+        help="comma-separated levers to apply to the gateway: aiohttp, gcfreeze "
+        "(bench/gateway_app.py)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             if cpus.app
             else "none",
             "sandbox_response_cache": not args.no_cache,
+            "gateway_variant": args.gateway_variant or "as shipped",
             "plan": plan.__dict__,
         },
         "scenarios": {},
@@ -148,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
             runner = Runner(stack, plan, work_dir, keys)
             if "d" in keys:
                 runner.invoices = stack.create_payable_invoices(plan.payable_invoices)
-            gateway = stack.start_gateway(1)
+            variant = variant_environment([v for v in args.gateway_variant.split(",") if v])
+            gateway = stack.start_gateway(1, variant)
             baseline = stack.start_baseline()
             for scenario in runner.scenarios:
                 print(f"scenario ({scenario.key}) {scenario.name} ...", flush=True)
@@ -167,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             if plan.two_workers and "a" in keys:
                 print("scenario (a) with 2 gateway workers ...", flush=True)
                 processes.stop(baseline.child)
-                two = stack.start_gateway(2)
+                two = stack.start_gateway(2, variant)
                 result["scenarios"]["a"]["targets"]["gateway_2w"] = runner.measure(
                     two, runner.scenarios[0], chart=False
                 )
@@ -178,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         except VoidRunError as exc:
             print(f"VOID RUN: {exc}", file=sys.stderr)
             failed = True
-        except (StartupError, RuntimeError, OSError) as exc:
+        except (StartupError, RuntimeError, OSError, ValueError) as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             failed = True
         except KeyboardInterrupt:

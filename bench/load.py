@@ -114,6 +114,7 @@ def run_wrk(
     meter: Meter | None = None,
     key_prefix: str = "w",
     offset: int = 0,
+    window_skip_s: float = 0.0,
 ) -> WrkResult:
     argv = pinned(
         [
@@ -129,7 +130,15 @@ def run_wrk(
         ],
         cpus,
     )
-    env = {**os.environ, **_env(request, BENCH_KEY_PREFIX=key_prefix, BENCH_OFFSET=str(offset))}
+    env = {
+        **os.environ,
+        **_env(
+            request,
+            BENCH_KEY_PREFIX=key_prefix,
+            BENCH_OFFSET=str(offset),
+            BENCH_WINDOW_SKIP=str(window_skip_s),
+        ),
+    }
     _child_cpu_delta()
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env

@@ -83,7 +83,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Python {machine['python']}, load average at start {machine['loadavg_at_start']}. "
         f"Commit {report['commit']}. Downstream latency {report['settings']['latency_ms']} ms "
         f"per call; {'quick' if report['settings']['quick'] else 'full'} mode; pinning: "
-        f"{report['settings']['pinning']}.",
+        f"{report['settings']['pinning']}; gateway "
+        f"{report['settings'].get('gateway_variant', 'as shipped')}.",
         "",
         "| scenario | server | req/s per worker (32 conn) | p50 / p99 ms, 1 conn | "
         "p50 / p99 ms at 70% | calls/req (minimal) | CPU ms/req | peak RSS MB | "

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.load import Meter, Request, Usage, run_open_loop, run_wrk, wait_idle
 from bench.measure import memory, reset_peak
-from bench.scenarios import SCENARIOS, Scenario, check_answer
+from bench.scenarios import SCENARIOS, Scenario, ShapeError, check_answer
 from bench.stack import Server, Stack
 from bench.stats import WrkResult, account_calls
 
@@ -38,11 +38,16 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(2, 6, 10, 32, 8, (0.25, 0.5, 0.9), 4, True, 1000)
+        return cls(2, 6, 12, 32, 8, (0.25, 0.5, 0.9), 4, True, 1000)
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(1, 2, 3, 32, 3, (), 0, False, 300)
+        return cls(1, 3, 7, 32, 4, (), 0, False, 300)
+
+    @property
+    def saturation_skip_s(self) -> float:
+        """The ramp left out of the saturation rate: 32 connections queue up first."""
+        return self.saturation_s * 0.4
 
 
 LOAD_FRACTION = 0.7
@@ -99,7 +104,12 @@ class Runner:
         body = scenario.gateway_body() if gateway else scenario.baseline_body()
         body_bytes = json.dumps(body, separators=(",", ":")).encode()
         status, answer = _post(server.port, path, self.token, body_bytes)
-        check_answer(scenario, status, json.loads(answer))
+        try:
+            check_answer(scenario, status, json.loads(answer))
+        except (ShapeError, ValueError) as exc:
+            raise VoidRunError(
+                f"{scenario.name} on {server.name}: reference answer: {exc}"
+            ) from exc
         body_file, expect_file = stem.with_suffix(".body"), stem.with_suffix(".expect")
         body_file.write_bytes(body_bytes)
         expect_file.write_bytes(answer)
@@ -118,6 +128,7 @@ class Runner:
         connections: int,
         seconds: float,
         tag: str,
+        skip: float = 0.0,
     ) -> dict[str, Any]:
         self.stack.reset_calls()
         with Meter(server.pid, self._helpers()) as meter:
@@ -129,6 +140,7 @@ class Runner:
                 meter=meter,
                 key_prefix=f"{tag}-{secrets.token_hex(3)}",
                 offset=secrets.randbelow(max(1, len(self.invoices))),
+                window_skip_s=skip,
             )
         self._void_if_bad(server, scenario, tag, result.failures, result.bad_sample)
         return self._phase(result_json(result), meter.usage, scenario, server)
@@ -211,7 +223,13 @@ class Runner:
         wait_idle(server.pid)
         one = self._closed(server, request, scenario, 1, plan.one_connection_s, "c1")
         saturation = self._closed(
-            server, request, scenario, plan.saturation_connections, plan.saturation_s, "sat"
+            server,
+            request,
+            scenario,
+            plan.saturation_connections,
+            plan.saturation_s,
+            "sat",
+            skip=plan.saturation_skip_s,
         )
         rate = saturation["rate"]
         loaded = self._open(
@@ -248,6 +266,7 @@ def result_json(result: WrkResult) -> dict[str, Any]:
         "requests": result.requests,
         "duration_s": result.duration_s,
         "rate": result.rate,
+        "rate_whole_run": result.requests / result.duration_s if result.duration_s else 0.0,
         "latency": result.latency_ms,
         "errors": result.errors,
         "bad": result.bad,

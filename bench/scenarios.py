@@ -172,7 +172,7 @@ PAY = Scenario(
         "input": {
             "idempotencyKey": "",
             "invoiceId": "",
-            "amount": {"amount": "0.01", "currency": "GBP"},
+            "amount": {"amount": "0.01", "currency": "INR"},
             "paymentMethod": "pm_card_ok",
         }
     },

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from app.sandbox.seed import GB_BUSINESS_ID, GB_CUSTOMER_ID
+from app.sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, IN_CUSTOMER_ID
 from auth.devkeys import load_or_create_private_key, mint_token
 from auth.principal import Role
 from bench.procs import HOST, Child, Processes, free_port, python, wait_ready
@@ -138,7 +138,7 @@ class Stack:
             issuer=ISSUER,
             audience=AUDIENCE,
             subject="bench_owner",
-            memberships=[(GB_BUSINESS_ID, Role.OWNER)],
+            memberships=[(GB_BUSINESS_ID, Role.OWNER), (IN_BUSINESS_ID, Role.OWNER)],
         )
 
     # -- the servers under test ---------------------------------------------------------
@@ -170,11 +170,18 @@ class Stack:
 
     def start_gateway(self, workers: int, extra_env: dict[str, str] | None = None) -> Server:
         port = free_port()
+        extra_env = extra_env or {}
+        # A variant (bench/gateway_app.py) is the same app built with a lever applied.
+        target = (
+            ["--factory", "bench.gateway_app:app_factory"]
+            if any(name.startswith("BENCH_GATEWAY_") for name in extra_env)
+            else ["app.main:app"]
+        )
         argv = [
             python(),
             "-m",
             "uvicorn",
-            "app.main:app",
+            *target,
             "--host",
             HOST,
             "--port",
@@ -191,7 +198,7 @@ class Stack:
         ]
         cpus = self.cpus.app if workers == 1 else self.cpus.all
         child = self.processes.start(
-            f"gateway-{workers}w", argv, env={**self.environment(), **(extra_env or {})}, cpus=cpus
+            f"gateway-{workers}w", argv, env={**self.environment(), **extra_env}, cpus=cpus
         )
         wait_ready(f"http://{HOST}:{port}/healthz", [child])
         return Server(f"gateway-{workers}w", child, port, workers)
@@ -250,7 +257,8 @@ class Stack:
             self._admin(service, "PUT", "/_sandbox/faults", {"latency_ms": latency_ms})
 
     def create_payable_invoices(self, count: int) -> list[str]:
-        """Open GBP invoices of the bench business, each good for many 0.01 payments."""
+        """Open INR invoices of the Indian demo business, each good for many 0.01 payments.
+        Not the GB business: the read scenarios' pages must keep the seed's invoices."""
         self.set_latency(0)
         try:
             created: list[str] = []
@@ -258,9 +266,9 @@ class Stack:
                 invoice = self._write(
                     "/v1/invoices",
                     {
-                        "business_id": GB_BUSINESS_ID,
-                        "customer_id": GB_CUSTOMER_ID,
-                        "currency": "GBP",
+                        "business_id": IN_BUSINESS_ID,
+                        "customer_id": IN_CUSTOMER_ID,
+                        "currency": "INR",
                         "due_date": "2030-12-31",
                         "tax_rate_bps": 0,
                         "lines": [

@@ -50,9 +50,15 @@ class WrkResult:
     bad: int
     bad_sample: str
     latency_ms: dict[str, float]
+    window_requests: int = 0
+    window_skip_s: float = 0.0
 
     @property
     def rate(self) -> float:
+        """Answers per second: over the window after the ramp when there was one."""
+        window = self.duration_s - self.window_skip_s
+        if self.window_skip_s > 0 and window > 0:
+            return self.window_requests / window
         return self.requests / self.duration_s if self.duration_s > 0 else 0.0
 
     @property
@@ -75,6 +81,8 @@ def parse_wrk(stdout: str) -> WrkResult:
             errors={name: int(count) for name, count in raw["errors"].items()},
             bad=int(raw["bad"]),
             bad_sample=str(raw["bad_sample"]),
+            window_requests=int(raw.get("window_requests", 0)),
+            window_skip_s=float(raw.get("window_skip_s", 0.0)),
             latency_ms={
                 f"{name}_ms": float(latency[name]) / 1000
                 for name in ("p50", "p90", "p99", "p999", "max", "mean")

@@ -15,7 +15,7 @@ import pytest
 
 from app.db import migrate
 from app.db.engine import create_engine
-from app.sandbox.seed import GB_BUSINESS_ID, OPEN_INVOICE_IDS
+from app.sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, OPEN_INVOICE_IDS
 from auth.principal import Role
 from bench.baseline import Config, Http, create_baseline_app
 from bench.scenarios import PAY, SCENARIOS, Scenario, check_answer, normalised_call
@@ -171,8 +171,8 @@ async def test_the_baseline_pays_an_invoice_as_the_gateway_does_and_replays_by_k
     await migrate.upgrade(engine)
     await engine.dispose()
     gateway = await gateway_factory(database_url=postgres_url)
-    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
-    invoice_id = OPEN_INVOICE_IDS[GB_BUSINESS_ID]
+    token = token_for([(IN_BUSINESS_ID, Role.OWNER)])
+    invoice_id = OPEN_INVOICE_IDS[IN_BUSINESS_ID]
     async with await start_baseline(downstreams, postgres_url) as baseline:
         await reset_calls(downstreams)
         status, from_gateway = await ask(
