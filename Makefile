@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit migrate clean bench bench-deps bench-profile bench-soak
+.PHONY: install run test lint typecheck unit migrate clean bench bench-deps bench-profile bench-soak bench-ab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: bench-deps
 ## Scenario (a) at 70% of saturation for 10 minutes: is RSS flat? (bench/results/soak.json)
 bench-soak: bench-deps
 	$(BIN)/python -m bench.soak $(BENCH_ARGS)
+
+## CPU per request of gateway variants side by side (bench/ab.py), robust to a busy machine.
+bench-ab: bench-deps
+	$(BIN)/python -m bench.ab $(BENCH_ARGS)
 
 ## A py-spy profile of one gateway worker under load, into bench/profiles/.
 bench-profile: bench-deps

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.background import running_background
+from app.gc_tuning import settle_after_startup
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
 from app.request_id import RequestIdMiddleware
@@ -25,6 +26,7 @@ def create_app(
     *,
     transports: Transports | None = None,
     today: Callable[[], date] = utc_today,
+    tune_gc: bool = False,
 ) -> Starlette:
     holder = ResourceHolder()
 
@@ -35,6 +37,8 @@ def create_app(
             running_background(resources),
         ):
             holder.set(resources)
+            if tune_gc:
+                settle_after_startup()
             try:
                 yield
             finally:
@@ -64,7 +68,7 @@ class _AppFromEnvironment:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            self._app = create_app(load_settings())
+            self._app = create_app(load_settings(), tune_gc=True)
         await self._app(scope, receive, send)
 
 

@@ -109,8 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--gateway-variant",
         default="",
-        help="comma-separated levers to apply to the gateway: aiohttp, gcfreeze "
-        "(bench/gateway_app.py)",
+        help="comma-separated variants of the gateway: aiohttp, syncperm, nosniffio, "
+        "untuned (bench/gateway_app.py)",
     )
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)

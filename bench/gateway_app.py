@@ -1,20 +1,19 @@
-"""The gateway as the benchmark can vary it, to measure a lever before it lands:
+"""The gateway as the benchmark can vary it, to measure a lever (or its absence):
 
-- BENCH_GATEWAY_TRANSPORT=aiohttp: httpx-aiohttp's transport under both downstream
-  clients, through create_app's `transports=` (app/clients/ unchanged);
-- BENCH_GATEWAY_GC_FREEZE=1: gc.collect() then gc.freeze() once start-up is done, so the
-  long-lived start-up objects leave the collector's generations.
+- aiohttp: httpx-aiohttp's transport under both downstream clients, through
+  create_app's `transports=` (app/clients/ unchanged);
+- syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
+- nosniffio: `import sniffio` fails, as on an install without it;
+- untuned: without app/gc_tuning.py's collector settings.
 
-Served by `uvicorn --factory bench.gateway_app:app_factory`; without either variable it is
-exactly `app.main:app`.
+Served by `uvicorn --factory bench.gateway_app:app_factory`; with no variant it is the
+app `app.main:app` serves.
 """
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -22,19 +21,42 @@ from app.main import create_app
 from app.resources import Transports
 from app.settings import load_settings
 
-VARIANTS = {"aiohttp": "BENCH_GATEWAY_TRANSPORT", "gcfreeze": "BENCH_GATEWAY_GC_FREEZE"}
+VARIANTS = {
+    "aiohttp": ("BENCH_GATEWAY_TRANSPORT", "aiohttp"),
+    "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
+    "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
+    "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
+}
+
+
+class _HideSniffio:
+    """Makes `import sniffio` fail, as on an install without it: httpcore then retries
+    the import, and the search of sys.path behind it, on every request it sends."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "sniffio":
+            raise ImportError("hidden by the benchmark")
 
 
 def variant_environment(names: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for name in names:
-        if name == "aiohttp":
-            env["BENCH_GATEWAY_TRANSPORT"] = "aiohttp"
-        elif name == "gcfreeze":
-            env["BENCH_GATEWAY_GC_FREEZE"] = "1"
-        else:
+        if name not in VARIANTS:
             raise ValueError(f"unknown gateway variant {name!r}; known: {sorted(VARIANTS)}")
+        key, value = VARIANTS[name]
+        env[key] = value
     return env
+
+
+def _sync_permissions() -> None:
+    from auth import policy
+    from schema.guards import FieldPolicy
+
+    def has_permission(self: FieldPolicy, source: Any, info: Any, **kwargs: Any) -> bool:
+        rule = policy.FIELD_RULES[(source.type_name, info.field_name)]
+        return policy.check(info.context.principal, source.business_id, rule) is None
+
+    FieldPolicy.has_permission = has_permission  # type: ignore[assignment,method-assign]
 
 
 def _transports() -> Transports | None:
@@ -46,16 +68,15 @@ def _transports() -> Transports | None:
 
 
 def app_factory() -> Starlette:
-    app = create_app(load_settings(), transports=_transports())
-    if os.environ.get("BENCH_GATEWAY_GC_FREEZE") == "1":
-        started = app.router.lifespan_context
+    if os.environ.get("BENCH_GATEWAY_HIDE_SNIFFIO") == "1":
+        import sys
 
-        @asynccontextmanager
-        async def lifespan(running: Starlette) -> AsyncIterator[None]:
-            async with started(running):
-                gc.collect()
-                gc.freeze()
-                yield
-
-        app.router.lifespan_context = lifespan
-    return app
+        sys.modules.pop("sniffio", None)
+        sys.meta_path.insert(0, _HideSniffio())
+    if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
+        _sync_permissions()
+    return create_app(
+        load_settings(),
+        transports=_transports(),
+        tune_gc=os.environ.get("BENCH_GATEWAY_GC_TUNING", "1") == "1",
+    )
