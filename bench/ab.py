@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gateway_app import variant_environment
-from bench.measure import cpu_seconds
+from bench.measure import cpu_seconds, memory
 from bench.procs import HOST, Processes, stopped_on_signals
 from bench.run import Plan, Runner
 from bench.scenarios import SCENARIOS
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     processes = Processes(work_dir)
     database = Database("postgresql://postgres@127.0.0.1:5432/postgres")
     samples: dict[str, list[float]] = {name: [] for name in names}
+    peaks: dict[str, float] = {}
     with stopped_on_signals():
         try:
             database.create()
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                     samples[name].append(
                         _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
                     )
+            for name, server in servers.items():
+                peaks[name] = memory(server.pid).peak_rss_mb
         finally:
             processes.stop_all()
             database.drop()
@@ -91,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_ms_min": min(samples[name]),
             "cpu_ms_median": statistics.median(samples[name]),
             f"median_ratio_to_{first}": statistics.median(ratios),
+            "peak_rss_mb": peaks.get(name),
         }
         print(
             f"{name:28s} CPU ms/request min {min(samples[name]):6.2f}  median "
             f"{statistics.median(samples[name]):6.2f}  vs {first}: "
-            f"{statistics.median(ratios):.3f}"
+            f"{statistics.median(ratios):.3f}  peak RSS {peaks.get(name, 0):.0f} MB"
         )
     print(json.dumps(result))
     return 0

@@ -4,7 +4,8 @@
   create_app's `transports=` (app/clients/ unchanged);
 - syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
 - nosniffio: `import sniffio` fails, as on an install without it;
-- untuned: without app/gc_tuning.py's collector settings.
+- untuned: without app/gc_tuning.py's collector settings;
+- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's.
 
 Served by `uvicorn --factory bench.gateway_app:app_factory`; with no variant it is the
 app `app.main:app` serves.
@@ -17,6 +18,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from app import gc_tuning
 from app.main import create_app
 from app.resources import Transports
 from app.settings import load_settings
@@ -26,6 +28,8 @@ VARIANTS = {
     "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
     "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
     "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
+    "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
+    "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
 
 
@@ -75,6 +79,9 @@ def app_factory() -> Starlette:
         sys.meta_path.insert(0, _HideSniffio())
     if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
         _sync_permissions()
+    threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")
+    if threshold:
+        gc_tuning.YOUNG_GENERATION_THRESHOLD = int(threshold)
     return create_app(
         load_settings(),
         transports=_transports(),

@@ -169,6 +169,12 @@ class Runner:
         self._void_if_bad(
             server, scenario, tag, result["bad"] + result["errors"], result["bad_sample"]
         )
+        if result["dropped"]:
+            self.problems.append(
+                f"{scenario.name}/{server.name}/{tag}: the server fell behind the rate; "
+                f"{result['dropped']} of {result['sent']} requests dropped at "
+                f"{result['connections']} open connections (latency excludes them)"
+            )
         if not result["generator_kept_up"]:
             self.problems.append(
                 f"{scenario.name}/{server.name}/{tag}: the load generator fell behind "
