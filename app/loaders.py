@@ -4,6 +4,7 @@ caller's cached objects can never answer another's query."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, TypeVar
@@ -34,8 +35,22 @@ class Loader(Generic[K, V]):
         values: list[V] = await self._loader.load_many(keys)
         return values
 
+    def start(self, key: K) -> asyncio.Future[V]:
+        """Asks for `key` now without waiting: it joins the batch being collected, and a
+        later `load` of it gets the same answer. A failure nobody waits for is dropped."""
+        future: asyncio.Future[V] = self._loader.load(key)
+        future.add_done_callback(_consume)
+        return future
+
     def prime(self, key: K, value: V) -> None:
         self._loader.prime(key, value)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # Retrieving the exception marks it handled: a prefetch whose reader never came (the
+    # parent was not found) must not log "exception was never retrieved".
+    if not future.cancelled():
+        future.exception()
 
 
 def by_id(

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.background import running_background
+from app.gc_tuning import settle_after_startup
 from app.graphiql.site import graphiql_site
 from app.graphql import GraphQLEndpoint
 from app.health import Readiness, healthz
@@ -35,6 +36,7 @@ def create_app(
     today: Callable[[], date] = utc_today,
     span_exporter: SpanExporter | None = None,
     clock: Clock | None = None,
+    tune_gc: bool = False,
 ) -> Starlette:
     holder = ResourceHolder()
     graphiql = graphiql_site(settings)
@@ -46,6 +48,8 @@ def create_app(
             running_background(resources),
         ):
             holder.set(resources)
+            if tune_gc:
+                settle_after_startup()
             try:
                 yield
             finally:
@@ -86,7 +90,7 @@ class _AppFromEnvironment:
             settings = load_settings()
             configure_logging(settings.log_level, json_lines=settings.log_format == "json")
             start_error_reporting(settings)
-            self._app = create_app(settings)
+            self._app = create_app(settings, tune_gc=True)
         await self._app(scope, receive, send)
 
 

@@ -11,6 +11,7 @@ from schema.errors import BadUserInputError
 from schema.fields import resolved
 from schema.guards import Owned
 from schema.nodes import Business, Customer, Invoice, Node, Payment, to_node
+from schema.prefetch import business_children
 from schema.viewer import Viewer
 
 Info = strawberry.Info[Context, None]
@@ -59,6 +60,8 @@ class Query:
     async def business(
         self, info: Info, id: Annotated[strawberry.ID, _id_argument("business")]
     ) -> Business | None:
+        # The balance and the invoice page go downstream with the business, not after it.
+        business_children(info, str(id))
         record = await info.context.reads.business(str(id))
         return Business.of(record, info.context.principal) if record else None
 

@@ -12,7 +12,6 @@ from typing import Annotated, ClassVar, NoReturn
 import strawberry
 
 from app.clients import models
-from app.ids import is_object_id
 from auth.principal import Principal
 from schema.enums import (
     CountryCode,
@@ -27,6 +26,7 @@ from schema.fields import resolved
 from schema.guards import FieldPolicy, Owned
 from schema.pagination import Connection, decode_cursor, page_size
 from schema.ports import SchemaContext
+from schema.prefetch import invoice_listing
 from schema.values import Balance, InvoiceLine, Money, PaymentMethod
 
 Info = strawberry.Info[SchemaContext, None]
@@ -341,19 +341,22 @@ async def _invoice_page(
     status: InvoiceStatus | None,
     customer_id: strawberry.ID | None,
 ) -> Connection[Invoice]:
-    limit = page_size(first)
-    starting_after = decode_cursor(_given(after), "inv_")
-    status = status or None
-    customer_id = customer_id or None
-    if customer_id is not None and not is_object_id(str(customer_id), "cus_"):
+    listing = invoice_listing(
+        first,
+        _given(after),
+        status.name if status else None,
+        str(customer_id) if customer_id else None,
+    )
+    if listing is None:
         # Not a customer id: no customer's invoices match; the listing is not asked.
         return Connection.of([], False, _node_id)
+    limit, starting_after, status_name, customer = listing
     page = await info.context.reads.invoices_page(
         business_id,
         limit=limit,
         starting_after=starting_after,
-        status=status.name.lower() if status else None,
-        customer_id=str(customer_id) if customer_id is not None else None,
+        status=status_name,
+        customer_id=customer,
     )
     today = info.context.reads.today()
     return Connection.of([Invoice.of(i, today) for i in page.items], page.has_more, _node_id)

@@ -46,6 +46,16 @@ class ReadPort(Protocol):
         status: str | None,
         customer_id: str | None,
     ) -> Page[models.Invoice]: ...
+    def prefetch_balance(self, business_id: str) -> None: ...
+    def prefetch_invoices_page(
+        self,
+        business_id: str,
+        *,
+        limit: int,
+        starting_after: str | None,
+        status: str | None,
+        customer_id: str | None,
+    ) -> None: ...
     async def payments_page(
         self, business_id: str, *, limit: int, starting_after: str | None
     ) -> Page[models.Payment]: ...

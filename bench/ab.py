@@ -1,0 +1,109 @@
+"""`python -m bench.ab --variants shipped,aiohttp,untuned [--scenario a]`: which lever
+saves CPU, measured so that a busy, shared machine cannot fake the answer.
+
+Every variant runs at once (each its own gateway process, all on the server CPU, idle
+while another is measured); rounds go through the variants in turn, each sending the same
+requests one at a time over one connection and reading the server's CPU time before and
+after. Slow drift in the machine's load hits every variant alike, and the minimum and
+median over rounds are reported per variant, with the median per-round ratio to the
+first variant."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.gateway_app import variant_environment
+from bench.measure import cpu_seconds, memory
+from bench.procs import HOST, Processes, stopped_on_signals
+from bench.run import Plan, Runner
+from bench.scenarios import SCENARIOS
+from bench.stack import Cpus, Database, Server, Stack
+
+
+def _cpu_ms_per_request(server: Server, path: str, body: bytes, token: str, count: int) -> float:
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        before = cpu_seconds(server.pid)
+        for _ in range(count):
+            connection.request("POST", path, body=body, headers=headers)
+            answer = connection.getresponse()
+            payload = answer.read()
+            if answer.status != 200 or b'"errors"' in payload:
+                raise RuntimeError(f"bad answer {answer.status}: {payload[:200]!r}")
+        return (cpu_seconds(server.pid) - before) * 1000 / count
+    finally:
+        connection.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab")
+    parser.add_argument("--variants", default="shipped,aiohttp,syncperm,untuned")
+    parser.add_argument(
+        "--scenario", default="a", choices=[k for k, s in SCENARIOS.items() if not s.writes]
+    )
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args(argv)
+    names = args.variants.split(",")
+    scenario = SCENARIOS[args.scenario]
+    work_dir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
+    processes = Processes(work_dir)
+    database = Database("postgresql://postgres@127.0.0.1:5432/postgres")
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    peaks: dict[str, float] = {}
+    with stopped_on_signals():
+        try:
+            database.create()
+            stack = Stack(processes, work_dir, Cpus("0", "1", "0-1"), 5, cache=True)
+            stack.database = database
+            stack.start_downstreams()
+            stack.migrate()
+            runner = Runner(stack, Plan.quick(), work_dir, [scenario.key])
+            servers: dict[str, Server] = {}
+            for name in names:
+                levers = [] if name == "shipped" else name.split("+")
+                servers[name] = stack.start_gateway(1, variant_environment(levers))
+            body = json.dumps(scenario.gateway_body(), separators=(",", ":")).encode()
+            for server in servers.values():  # warm-up: caches, pools, JWKS
+                _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
+            for _ in range(args.rounds):
+                for name, server in servers.items():
+                    samples[name].append(
+                        _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
+                    )
+            for name, server in servers.items():
+                peaks[name] = memory(server.pid).peak_rss_mb
+        finally:
+            processes.stop_all()
+            database.drop()
+            shutil.rmtree(work_dir, ignore_errors=True)
+    first = names[0]
+    result: dict[str, Any] = {}
+    for name in names:
+        ratios = [a / b for a, b in zip(samples[name], samples[first], strict=True)]
+        result[name] = {
+            "cpu_ms_min": min(samples[name]),
+            "cpu_ms_median": statistics.median(samples[name]),
+            f"median_ratio_to_{first}": statistics.median(ratios),
+            "peak_rss_mb": peaks.get(name),
+        }
+        print(
+            f"{name:28s} CPU ms/request min {min(samples[name]):6.2f}  median "
+            f"{statistics.median(samples[name]):6.2f}  vs {first}: "
+            f"{statistics.median(ratios):.3f}  peak RSS {peaks.get(name, 0):.0f} MB"
+        )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The gateway as the benchmark can vary it, to measure a lever (or its absence):
+
+- aiohttp: httpx-aiohttp's transport under both downstream clients, through
+  create_app's `transports=` (app/clients/ unchanged);
+- syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
+- nosniffio: `import sniffio` fails, as on an install without it;
+- untuned: without app/gc_tuning.py's collector settings;
+- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's.
+
+Served by `uvicorn --factory bench.gateway_app:app_factory`; with no variant it is the
+app `app.main:app` serves.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from starlette.applications import Starlette
+
+from app import gc_tuning
+from app.main import create_app
+from app.resources import Transports
+from app.settings import load_settings
+
+VARIANTS = {
+    "aiohttp": ("BENCH_GATEWAY_TRANSPORT", "aiohttp"),
+    "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
+    "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
+    "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
+    "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
+    "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
+}
+
+
+class _HideSniffio:
+    """Makes `import sniffio` fail, as on an install without it: httpcore then retries
+    the import, and the search of sys.path behind it, on every request it sends."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "sniffio":
+            raise ImportError("hidden by the benchmark")
+
+
+def variant_environment(names: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name in names:
+        if name not in VARIANTS:
+            raise ValueError(f"unknown gateway variant {name!r}; known: {sorted(VARIANTS)}")
+        key, value = VARIANTS[name]
+        env[key] = value
+    return env
+
+
+def _sync_permissions() -> None:
+    from auth import policy
+    from schema.guards import FieldPolicy
+
+    def has_permission(self: FieldPolicy, source: Any, info: Any, **kwargs: Any) -> bool:
+        rule = policy.FIELD_RULES[(source.type_name, info.field_name)]
+        return policy.check(info.context.principal, source.business_id, rule) is None
+
+    FieldPolicy.has_permission = has_permission  # type: ignore[assignment,method-assign]
+
+
+def _transports() -> Transports | None:
+    if os.environ.get("BENCH_GATEWAY_TRANSPORT") != "aiohttp":
+        return None
+    from httpx_aiohttp import AiohttpTransport
+
+    return {"invoicing": AiohttpTransport(), "payments": AiohttpTransport()}
+
+
+def app_factory() -> Starlette:
+    if os.environ.get("BENCH_GATEWAY_HIDE_SNIFFIO") == "1":
+        import sys
+
+        sys.modules.pop("sniffio", None)
+        sys.meta_path.insert(0, _HideSniffio())
+    if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
+        _sync_permissions()
+    threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")
+    if threshold:
+        gc_tuning.YOUNG_GENERATION_THRESHOLD = int(threshold)
+    return create_app(
+        load_settings(),
+        transports=_transports(),
+        tune_gc=os.environ.get("BENCH_GATEWAY_GC_TUNING", "1") == "1",
+    )
