@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -60,7 +61,12 @@ async def test_the_served_app_is_built_with_tuning(monkeypatch: pytest.MonkeyPat
         return noop
 
     monkeypatch.setattr(app.main, "create_app", factory)
-    monkeypatch.setattr(app.main, "load_settings", lambda: object())
+    monkeypatch.setattr(
+        app.main, "load_settings", lambda: SimpleNamespace(log_level="INFO", log_format="json")
+    )
+    # Process-wide logging and error reporting are the entry point's too; not this test's.
+    monkeypatch.setattr(app.main, "configure_logging", lambda *_a, **_k: None)
+    monkeypatch.setattr(app.main, "start_error_reporting", lambda _s: False)
 
     await app.main._AppFromEnvironment()({"type": "lifespan"}, noop, noop)  # type: ignore[arg-type]
 
