@@ -18,6 +18,9 @@ async def test_a_burst_larger_than_the_redis_pool_queues_instead_of_falling_back
         rate_limit_key_prefix=redis_prefix,
         rate_limit_capacity=150,
         rate_limit_refill_per_second=0.001,
+        # The point is queueing for a pooled connection; on a loaded machine the default
+        # 0.25 s could expire in the queue and fall back, which is another test's subject.
+        redis_timeout_seconds=5,
     )
     burst = REDIS_MAX_CONNECTIONS * 8
 
