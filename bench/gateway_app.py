@@ -5,7 +5,9 @@
 - syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
 - nosniffio: `import sniffio` fails, as on an install without it;
 - untuned: without app/gc_tuning.py's collector settings;
-- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's.
+- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's;
+- nolevels: invoice pages do not read their children for the whole page (each invoice's
+  customer, payments and refunds are then loaded field by field, through the loaders).
 
 Served by `uvicorn --factory bench.gateway_app:app_factory`; with no variant it is the
 app `app.main:app` serves.
@@ -28,6 +30,7 @@ VARIANTS = {
     "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
     "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
     "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
+    "nolevels": ("BENCH_GATEWAY_NO_LEVELS", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -79,6 +82,11 @@ def app_factory() -> Starlette:
         sys.meta_path.insert(0, _HideSniffio())
     if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
         _sync_permissions()
+    if os.environ.get("BENCH_GATEWAY_NO_LEVELS") == "1":
+        import schema.nodes
+
+        # The name schema.nodes calls; replaced before any request is served.
+        setattr(schema.nodes, "invoice_children_wanted", lambda info: (False, False, False))  # noqa: B010
     threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")
     if threshold:
         gc_tuning.YOUNG_GENERATION_THRESHOLD = int(threshold)
