@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import report
 from bench.gateway_app import variant_environment
+from bench.load import stop_load
 from bench.procs import Processes, StartupError, stopped_on_signals
 from bench.run import Plan, Runner, VoidRunError
 from bench.scenarios import SCENARIOS
@@ -194,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             print("interrupted; stopping everything", file=sys.stderr)
             failed = True
         finally:
+            stop_load()
             processes.stop_all()
             try:
                 database.drop()
