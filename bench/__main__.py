@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import report
 from bench.gateway_app import variant_environment
+from bench.load import stop_load
 from bench.procs import Processes, StartupError, stopped_on_signals
 from bench.run import Plan, Runner, VoidRunError
 from bench.scenarios import SCENARIOS
@@ -107,6 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the run directory")
     parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: redo latest.md and latency.png from latest.json (and soak.json)",
+    )
+    parser.add_argument(
         "--gateway-variant",
         default="",
         help="comma-separated variants of the gateway: aiohttp, syncperm, nosniffio, "
@@ -119,7 +125,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def render(out: Path) -> int:
+    result: dict[str, Any] = json.loads((out / "latest.json").read_text())
+    if "a" in result["scenarios"]:
+        result["scenarios"]["a"]["budget"] = report.budget(
+            result["scenarios"]["a"], _last_soak(out)
+        )
+    print(report.write(result, out))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.render_only:
+        return render(args.out)
     plan = Plan.quick() if args.quick else Plan.full()
     keys = [k for k in "abcd" if k in args.scenarios]
     cpus = _cpus(not args.no_pin)
@@ -194,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
             print("interrupted; stopping everything", file=sys.stderr)
             failed = True
         finally:
+            stop_load()
             processes.stop_all()
             try:
                 database.drop()

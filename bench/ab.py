@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.gateway_app import variant_environment
+from bench.load import stop_load
 from bench.measure import cpu_seconds, memory
 from bench.procs import HOST, Processes, stopped_on_signals
 from bench.run import Plan, Runner
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, server in servers.items():
                 peaks[name] = memory(server.pid).peak_rss_mb
         finally:
+            stop_load()
             processes.stop_all()
             database.drop()
             shutil.rmtree(work_dir, ignore_errors=True)

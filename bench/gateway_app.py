@@ -5,7 +5,11 @@
 - syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
 - nosniffio: `import sniffio` fails, as on an install without it;
 - untuned: without app/gc_tuning.py's collector settings;
-- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's.
+- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's;
+- validatejson: downstream bodies parsed and validated in one step by pydantic's
+  `model_validate_json` instead of `json.loads` then `model_validate` (app/clients/);
+- nolevels: invoice pages do not read their children for the whole page (each invoice's
+  customer, payments and refunds are then loaded field by field, through the loaders).
 
 Served by `uvicorn --factory bench.gateway_app:app_factory`; with no variant it is the
 app `app.main:app` serves.
@@ -28,6 +32,8 @@ VARIANTS = {
     "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
     "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
     "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
+    "nolevels": ("BENCH_GATEWAY_NO_LEVELS", "1"),
+    "validatejson": ("BENCH_GATEWAY_VALIDATE_JSON", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -63,6 +69,23 @@ def _sync_permissions() -> None:
     FieldPolicy.has_permission = has_permission  # type: ignore[assignment,method-assign]
 
 
+def _validate_json() -> None:
+    from pydantic import ValidationError
+
+    from app.clients.errors import DownstreamInvalidResponseError
+    from app.clients.service import ServiceClient
+
+    def parse(self: ServiceClient, answer: Any, model: Any) -> Any:
+        try:
+            return model.model_validate_json(answer.body)
+        except (ValueError, ValidationError) as exc:
+            raise DownstreamInvalidResponseError(
+                self.name, "response body violates the contract"
+            ) from exc
+
+    setattr(ServiceClient, "_parse", parse)  # noqa: B010 - a lever under measurement
+
+
 def _transports() -> Transports | None:
     if os.environ.get("BENCH_GATEWAY_TRANSPORT") != "aiohttp":
         return None
@@ -79,6 +102,13 @@ def app_factory() -> Starlette:
         sys.meta_path.insert(0, _HideSniffio())
     if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
         _sync_permissions()
+    if os.environ.get("BENCH_GATEWAY_VALIDATE_JSON") == "1":
+        _validate_json()
+    if os.environ.get("BENCH_GATEWAY_NO_LEVELS") == "1":
+        import schema.nodes
+
+        # The name schema.nodes calls; replaced before any request is served.
+        setattr(schema.nodes, "invoice_children_wanted", lambda info: (False, False, False))  # noqa: B010
     threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")
     if threshold:
         gc_tuning.YOUNG_GENERATION_THRESHOLD = int(threshold)

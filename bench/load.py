@@ -19,6 +19,32 @@ from bench.procs import HOST, pinned, python
 from bench.stats import WrkResult, parse_wrk
 
 LUA = Path(__file__).parent / "wrk" / "check.lua"
+# Load generators running now: stopped by stop_load() when a run is interrupted, since
+# a SIGTERM to the harness (unlike Ctrl-C in a terminal) does not reach them.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+
+
+def stop_load() -> None:
+    for process in list(_RUNNING):
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        _RUNNING.discard(process)
+
+
+def _run(argv: list[str], env: dict[str, str] | None, timeout: float) -> tuple[int, bytes, bytes]:
+    process = subprocess.Popen(  # noqa: S603 - argv built here
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    _RUNNING.add(process)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        _RUNNING.discard(process)
+    return process.returncode, stdout, stderr
 
 
 @dataclass(frozen=True)
@@ -140,14 +166,11 @@ def run_wrk(
         ),
     }
     _child_cpu_delta()
-    process = subprocess.Popen(  # noqa: S603 - fixed argv
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
-    stdout, stderr = process.communicate(timeout=duration_s + 60)
+    returncode, stdout, stderr = _run(argv, env, duration_s + 60)
     if meter is not None:
         meter.generator_cpu_s += _child_cpu_delta()
-    if process.returncode != 0:
-        raise RuntimeError(f"wrk failed ({process.returncode}): {stderr.decode()[-500:]}")
+    if returncode != 0:
+        raise RuntimeError(f"wrk failed ({returncode}): {stderr.decode()[-500:]}")
     return parse_wrk(stdout.decode())
 
 
@@ -202,15 +225,12 @@ def run_open_loop(
     spec_file = work_dir / f"loadgen-{key_prefix}.json"
     spec_file.write_text(json.dumps(spec))
     _child_cpu_delta()
-    completed = subprocess.run(  # noqa: S603 - fixed argv
-        pinned([python(), "-m", "bench.loadgen", str(spec_file)], cpus),
-        capture_output=True,
-        timeout=duration_s + 60,
-        check=False,
+    returncode, stdout, stderr = _run(
+        pinned([python(), "-m", "bench.loadgen", str(spec_file)], cpus), None, duration_s + 60
     )
     if meter is not None:
         meter.generator_cpu_s += _child_cpu_delta()
-    if completed.returncode != 0:
-        raise RuntimeError(f"loadgen failed: {completed.stderr.decode()[-800:]}")
-    result: dict[str, Any] = json.loads(completed.stdout)
+    if returncode != 0:
+        raise RuntimeError(f"loadgen failed: {stderr.decode()[-800:]}")
+    result: dict[str, Any] = json.loads(stdout)
     return result

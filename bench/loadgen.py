@@ -23,6 +23,9 @@ from typing import Any
 from bench.stats import summarise_ms
 
 _MAX_BAD_SAMPLE = 400
+# uvicorn closes a keep-alive connection idle for 5 s; one idle longer than this is not
+# reused, so that a request never meets a connection the server is closing.
+_IDLE_REUSE_LIMIT_S = 2.0
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.last_used = time.perf_counter()
 
     async def exchange(self, request: bytes) -> tuple[int, bytes]:
         self.writer.write(request)
@@ -85,6 +89,7 @@ class Generator:
         self.bad = 0
         self.errors = 0
         self.dropped = 0
+        self.connections_made = 0
         self.bad_sample = ""
         self.expected = spec.expected.encode()
         self.head = (
@@ -102,11 +107,16 @@ class Generator:
         return self.head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
 
     async def connection(self) -> Connection:
-        if self.idle:
-            return self.idle.pop()
+        while self.idle:
+            connection = self.idle.pop()
+            if time.perf_counter() - connection.last_used < _IDLE_REUSE_LIMIT_S:
+                return connection
+            connection.writer.close()
+            self.opened -= 1
         if self.opened >= self.spec.max_connections:
             raise ConnectionLimitError
         self.opened += 1
+        self.connections_made += 1
         reader, writer = await asyncio.open_connection("127.0.0.1", self.spec.port)
         return Connection(reader, writer)
 
@@ -137,6 +147,7 @@ class Generator:
                 self.bad_sample = f"transport: {type(exc).__name__}: {exc}"
             return
         done = time.perf_counter()
+        connection.last_used = done
         self.idle.append(connection)
         self.latencies.append(done - intended)
         self.service_times.append(done - sent)
@@ -172,7 +183,7 @@ class Generator:
             "errors": self.errors,
             "dropped": self.dropped,
             "bad_sample": self.bad_sample,
-            "connections": self.opened,
+            "connections": self.connections_made,
             "latency": summarise_ms(self.latencies),
             "service_time": summarise_ms(self.service_times),
             "generator_lateness": lateness,

@@ -113,12 +113,15 @@ class Processes:
 
 @contextlib.contextmanager
 def stopped_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so every `finally` stops its children."""
+    """SIGINT, SIGTERM and SIGHUP unwind as KeyboardInterrupt, so every `finally` stops
+    its children; SIGINT is set too because a shell starts background jobs with it
+    ignored, and a harness run that way must still stop cleanly on it."""
 
     def interrupt(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, interrupt) for sig in handled}
     try:
         yield
     finally:

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from bench.flame import summarise
-from bench.load import run_wrk
+from bench.load import run_wrk, stop_load
 from bench.procs import Processes, stopped_on_signals
 from bench.run import Plan, Runner
 from bench.scenarios import SCENARIOS
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             recorder.wait(timeout=args.seconds + 60)
             load.join()
         finally:
+            stop_load()
             processes.stop_all()
             database.drop()
             shutil.rmtree(work_dir, ignore_errors=True)

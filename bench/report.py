@@ -149,7 +149,9 @@ def chart(report: dict[str, Any], path: Path) -> bool:
     colours = {"gateway": "tab:blue", "baseline": "tab:orange", "gateway_2w": "tab:green"}
     for axis, scenario in zip(axes.flat, scenarios, strict=False):
         for name, target in scenario["targets"].items():
-            points = [target["one_connection"], *target["curve"]]
+            points = sorted(
+                [target["one_connection"], *target["curve"]], key=lambda p: float(p["rate"])
+            )
             rates = [p["rate"] / target["workers"] for p in points]
             colour = colours.get(name, "tab:gray")
             axis.plot(

@@ -42,7 +42,7 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(1, 3, 7, 32, 4, (), 0, False, 300)
+        return cls(1, 2, 5, 32, 3, (), 0, False, 300)
 
     @property
     def saturation_skip_s(self) -> float:

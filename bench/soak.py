@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.load import run_open_loop, run_wrk
+from bench.load import run_open_loop, run_wrk, stop_load
 from bench.measure import memory
 from bench.procs import Processes, stopped_on_signals
 from bench.run import Plan, Runner
@@ -89,11 +89,15 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": args.seconds,
                 "rate": rate,
                 "bad": outcome.get("bad", -1) + outcome.get("errors", -1),
+                "bad_sample": outcome.get("bad_sample", ""),
+                "dropped": outcome.get("dropped", 0),
+                "sent": outcome.get("sent", 0),
                 "latency": outcome.get("latency"),
                 **flatness(samples),
                 "samples": samples,
             }
         finally:
+            stop_load()
             processes.stop_all()
             database.drop()
             shutil.rmtree(work_dir, ignore_errors=True)

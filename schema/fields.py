@@ -6,8 +6,8 @@ the resolver's return type, so schema classes stay checked under --strict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.extensions.field_extension import FieldExtension
@@ -34,3 +34,11 @@ def resolved(
         return field  # type: ignore[no-any-return]
 
     return decorate
+
+
+def deferred(awaitable: Awaitable[T]) -> T:
+    """A sync resolver's answer that is not read yet (graphql-core awaits what a resolver
+    returns when it is awaitable), typed as its result so the field keeps its type. Lets
+    a resolver answer at once from data its parent read for the whole level, and read
+    on its own only when nobody did."""
+    return cast(T, awaitable)

@@ -9,11 +9,17 @@ in policy.FIELD_RULES (role and scope per field): null plus FORBIDDEN at the pat
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import strawberry
-from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldExtension
+from strawberry.extensions.field_extension import (
+    AsyncExtensionResolver,
+    FieldExtension,
+    SyncExtensionResolver,
+)
 from strawberry.permission import BasePermission
 
 from auth import policy
@@ -43,13 +49,33 @@ class Owned(FieldExtension):
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
     ) -> Any:
+        principal = self._scope_checked(info)
+        result = await next_(source, info, **kwargs)
+        return self._admitted(principal, result, info)
+
+    def resolve(
+        self, next_: SyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> Any:
+        # Sync resolvers answer from data their parent read for the whole level; when it
+        # was not read they hand back an awaitable, admitted once it is done.
+        principal = self._scope_checked(info)
+        result = next_(source, info, **kwargs)
+        if inspect.isawaitable(result):
+            return self._admitted_later(principal, result, info)
+        return self._admitted(principal, result, info)
+
+    def _scope_checked(self, info: strawberry.Info) -> Principal:
         principal: Principal = info.context.principal
         if self.type_name in policy.TYPE_READ_SCOPES and not policy.may_read_type(
             principal, self.type_name
         ):
             raise ForbiddenError("This token's scopes do not allow reading this.")
-        result = await next_(source, info, **kwargs)
-        return self._admitted(principal, result, info)
+        return principal
+
+    async def _admitted_later(
+        self, principal: Principal, result: Awaitable[Any], info: strawberry.Info
+    ) -> Any:
+        return self._admitted(principal, await result, info)
 
     def _admitted(self, principal: Principal, result: Any, info: strawberry.Info) -> Any:
         if result is None:

@@ -1,7 +1,9 @@
 """The objects of the public schema that have an id and belong to one business.
 
 Data fields are plain attributes, filled when the object is built, so they resolve
-synchronously; only edges to other objects load, and every edge carries `Owned`.
+synchronously; only edges to other objects load, and every edge carries `Owned`. An
+invoice page reads its invoices' customers, payments and refunds for the whole page at
+once when the query selects them, and those edges then resolve synchronously too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Annotated, ClassVar, NoReturn
 import strawberry
 
 from app.clients import models
+from app.levels import InvoiceChildren
 from auth.principal import Principal
 from schema.enums import (
     CountryCode,
@@ -22,11 +25,11 @@ from schema.enums import (
     Role,
 )
 from schema.errors import NotFoundError
-from schema.fields import resolved
+from schema.fields import deferred, resolved
 from schema.guards import FieldPolicy, Owned
 from schema.pagination import Connection, decode_cursor, page_size
 from schema.ports import SchemaContext
-from schema.prefetch import invoice_listing
+from schema.prefetch import invoice_children_wanted, invoice_listing
 from schema.values import Balance, InvoiceLine, Money, PaymentMethod
 
 Info = strawberry.Info[SchemaContext, None]
@@ -201,26 +204,41 @@ class Invoice(Node):
     is_overdue: bool = strawberry.field(description="Open and past its due date.")
     created_at: datetime = strawberry.field(description="When the invoice was created.")
     updated_at: datetime = strawberry.field(description="When the invoice last changed.")
+    # Set when the page this invoice is on read its children for the whole page.
+    children: strawberry.Private[InvoiceChildren | None] = None
 
     @resolved("The business that issued the invoice.", extensions=[Owned("Business")])
     async def business(self, info: Info) -> Business:
         return await _business(info, self.business_id)
 
     @resolved("The customer billed.", extensions=[Owned("Customer")])
-    async def customer(self, info: Info) -> Customer:
-        record = await info.context.reads.customer_of(self.record)
+    def customer(self, info: Info) -> Customer:
+        level = self.children.customers if self.children else None
+        if level is None:
+            return deferred(_customer_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        record = level.get(self.record.id)
         return Customer.of(record) if record else _missing()
 
     @resolved(
         "Every payment attempt for this invoice, oldest first.", extensions=[Owned("Payment")]
     )
-    async def payments(self, info: Info) -> list[Payment]:
-        return [Payment.of(p) for p in await info.context.reads.payments_of(self.record)]
+    def payments(self, info: Info) -> list[Payment]:
+        level = self.children.payments if self.children else None
+        if level is None:
+            return deferred(_payments_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        return [Payment.of(p, self.children) for p in level.get(self.record.id, [])]
 
     @classmethod
-    def of(cls, record: models.Invoice, today: date) -> Invoice:
+    def of(
+        cls, record: models.Invoice, today: date, children: InvoiceChildren | None = None
+    ) -> Invoice:
         currency = record.currency
         return cls(
+            children=children,
             id=strawberry.ID(record.id),
             business_id=record.business_id,
             record=record,
@@ -258,6 +276,7 @@ class Payment(Node):
         description="How it was paid. Not for viewers.", permission_classes=[FieldPolicy]
     )
     created_at: datetime = strawberry.field(description="When the payment was attempted.")
+    children: strawberry.Private[InvoiceChildren | None] = None
 
     @resolved("The business paid.", extensions=[Owned("Business")])
     async def business(self, info: Info) -> Business:
@@ -269,12 +288,18 @@ class Payment(Node):
         return Invoice.of(record, info.context.reads.today()) if record else _missing()
 
     @resolved("Refunds of this payment, oldest first.", extensions=[Owned("Refund")])
-    async def refunds(self, info: Info) -> list[Refund]:
-        return [Refund.of(r) for r in await info.context.reads.refunds_of(self.record)]
+    def refunds(self, info: Info) -> list[Refund]:
+        level = self.children.refunds if self.children else None
+        if level is None:
+            return deferred(_refunds_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        return [Refund.of(r) for r in level.get(self.record.id, [])]
 
     @classmethod
-    def of(cls, record: models.Payment) -> Payment:
+    def of(cls, record: models.Payment, children: InvoiceChildren | None = None) -> Payment:
         return cls(
+            children=children,
             id=strawberry.ID(record.id),
             business_id=record.business_id,
             record=record,
@@ -359,7 +384,28 @@ async def _invoice_page(
         customer_id=customer,
     )
     today = info.context.reads.today()
-    return Connection.of([Invoice.of(i, today) for i in page.items], page.has_more, _node_id)
+    customers, payments, refunds = invoice_children_wanted(info)
+    children = None
+    if customers or payments:
+        children = await info.context.reads.invoice_children(
+            page.items, customers=customers, payments=payments, refunds=refunds
+        )
+    return Connection.of(
+        [Invoice.of(i, today, children) for i in page.items], page.has_more, _node_id
+    )
+
+
+async def _customer_later(info: Info, invoice: models.Invoice) -> Customer:
+    record = await info.context.reads.customer_of(invoice)
+    return Customer.of(record) if record else _missing()
+
+
+async def _payments_later(info: Info, invoice: models.Invoice) -> list[Payment]:
+    return [Payment.of(p) for p in await info.context.reads.payments_of(invoice)]
+
+
+async def _refunds_later(info: Info, payment: models.Payment) -> list[Refund]:
+    return [Refund.of(r) for r in await info.context.reads.refunds_of(payment)]
 
 
 def to_node(

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from app.clients import models
 from app.clients.reads import Page
+from app.levels import InvoiceChildren
 from auth.principal import Principal
 
 
@@ -46,6 +47,14 @@ class ReadPort(Protocol):
         status: str | None,
         customer_id: str | None,
     ) -> Page[models.Invoice]: ...
+    async def invoice_children(
+        self,
+        invoices: Sequence[models.Invoice],
+        *,
+        customers: bool,
+        payments: bool,
+        refunds: bool,
+    ) -> InvoiceChildren: ...
     def prefetch_balance(self, business_id: str) -> None: ...
     def prefetch_invoices_page(
         self,

@@ -119,3 +119,36 @@ def business_children(info: strawberry.Info[Any, Any], business_id: str) -> None
                         status=status,
                         customer_id=customer_id,
                     )
+
+
+def _named(selections: list[Selection], name: str) -> Iterator[SelectedField]:
+    return (field for field in _fields(selections) if field.name == name)
+
+
+def invoice_children_wanted(info: strawberry.Info[Any, Any]) -> tuple[bool, bool, bool]:
+    """Whether an invoice page's nodes select customer, payments, and payments' refunds,
+    each only where the token's scopes let it be read at all (`Owned` refuses the rest
+    without a downstream call, and so does this)."""
+    principal = info.context.principal
+    customers = payments = refunds = False
+    for root in info.selected_fields:
+        for edges in _named(root.selections, "edges"):
+            for node in _named(edges.selections, "node"):
+                for field in _fields(node.selections):
+                    if field.name == "customer":
+                        customers = True
+                    elif field.name == "payments":
+                        payments = True
+                        refunds = refunds or any(True for _ in _named(field.selections, "refunds"))
+
+    def readable(type_name: str) -> bool:
+        return type_name not in policy.TYPE_READ_SCOPES or policy.may_read_type(
+            principal, type_name
+        )
+
+    payments = payments and readable("Payment")
+    return (
+        customers and readable("Customer"),
+        payments,
+        payments and refunds and readable("Refund"),
+    )

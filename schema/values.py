@@ -9,6 +9,7 @@ import strawberry
 from app.clients import models
 from app.money import format_money, to_major_string
 from schema.enums import CurrencyCode, PaymentMethodType
+from schema.fields import resolved
 from schema.scalars import DecimalString
 
 
@@ -19,21 +20,22 @@ from schema.scalars import DecimalString
     )
 )
 class Money:
-    amount: DecimalString = strawberry.field(
-        description='Exact amount in major units as a decimal string, e.g. "1250.50".'
-    )
+    # Kept in minor units; the decimal and localised strings are made only for the
+    # fields a query selects (an invoice carries five amounts, a dashboard shows two).
+    minor: strawberry.Private[int]
     currency: CurrencyCode = strawberry.field(description="ISO 4217 currency of the amount.")
-    formatted: str = strawberry.field(
-        description='Localised for display, e.g. "£1,250.50" or "₹12,50,000.00".'
-    )
+
+    @resolved('Exact amount in major units as a decimal string, e.g. "1250.50".')
+    def amount(self) -> DecimalString:
+        return DecimalString(to_major_string(self.minor, self.currency.name))
+
+    @resolved('Localised for display, e.g. "£1,250.50" or "₹12,50,000.00".')
+    def formatted(self) -> str:
+        return format_money(self.minor, self.currency.name)
 
     @classmethod
     def of(cls, minor: int, currency: str) -> Money:
-        return cls(
-            amount=DecimalString(to_major_string(minor, currency)),
-            currency=CurrencyCode(currency),
-            formatted=format_money(minor, currency),
-        )
+        return cls(minor=minor, currency=CurrencyCode(currency))
 
 
 @strawberry.type(description="One line of an invoice.")

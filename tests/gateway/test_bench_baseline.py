@@ -17,7 +17,8 @@ from app.db import migrate
 from app.db.engine import create_engine
 from app.sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, OPEN_INVOICE_IDS
 from auth.principal import Role
-from bench.baseline import Config, Http, create_baseline_app
+from bench.baseline import Config, create_baseline_app
+from bench.baseline_http import Http
 from bench.scenarios import PAY, SCENARIOS, Scenario, check_answer, normalised_call
 from tests.gateway.conftest import (
     AUDIENCE,

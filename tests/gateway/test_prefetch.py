@@ -1,6 +1,7 @@
 """Selection-aware prefetch: `business(id)` sends the reads of its selected balance and
-invoice page together with its own, and never a read the query, the field rules or the
-scopes would not make."""
+invoice page together with its own, an invoice page reads its invoices' customers,
+payments and refunds for the whole page, and neither makes a read the query, the field
+rules or the scopes would not make."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import asyncio
 from collections import Counter
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
-from app.sandbox.seed import GB_BUSINESS_ID
+from app.sandbox.seed import GB_BUSINESS_ID, INVOICES, PAYMENTS
 from auth.principal import Role
 from tests.gateway.conftest import Downstreams, GatewayFactory, TokenFactory, graphql
 from tests.gateway.test_dashboard import DASHBOARD, calls_by_path
+from tests.gateway.test_downstream_faults import inject
+
+GB_INVOICES = [i for i in INVOICES if i.business_id == GB_BUSINESS_ID]
 
 
 class Rendezvous:
@@ -163,3 +168,83 @@ async def test_two_aliases_of_the_same_page_share_one_listing_and_others_get_the
     assert {e["node"]["status"] for e in business["c"]["edges"]} == {"PAID"}
     listings = [c for c in await downstreams.calls("invoicing") if c["path"] == "/v1/invoices"]
     assert len(listings) == 2
+
+
+CUSTOMER_PAGE = """query($id: ID!) { customer(id: $id) { invoices(first: 20) { edges { node {
+  id customer { id } payments { id refunds { id } } } } } } }"""
+
+
+async def test_a_customers_invoice_page_reads_its_children_once_for_the_whole_page(
+    gateway: httpx.AsyncClient, downstreams: Downstreams, token_for: TokenFactory
+) -> None:
+    # Given a customer with several invoices, some paid and refunded
+    customer_id = next(
+        c for c, n in Counter(i.customer_id for i in GB_INVOICES).most_common() if n > 2
+    )
+
+    # When their invoices are listed with customer, payments and refunds
+    response = await graphql(
+        gateway, CUSTOMER_PAGE, token_for([(GB_BUSINESS_ID, Role.OWNER)]), {"id": customer_id}
+    )
+
+    # Then one read per kind serves the whole page (the customer itself was read once,
+    # for customer(id), and the page's customer field is answered from that)
+    edges = response.json()["data"]["customer"]["invoices"]["edges"]
+    assert len(edges) > 2
+    assert {e["node"]["customer"]["id"] for e in edges} == {customer_id}
+    assert calls_by_path(await downstreams.calls("invoicing")) == Counter(
+        {"GET /v1/customers": 1, "GET /v1/invoices": 1}
+    )
+    assert calls_by_path(await downstreams.calls("payments")) == Counter(
+        {"GET /v1/payments": 1, "GET /v1/refunds": 1}
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "field"),
+    [
+        ("invoicing", "/v1/customers", "customer"),
+        ("payments", "/v1/payments", "payments"),
+        ("payments", "/v1/refunds", "refunds"),
+    ],
+)
+async def test_a_failed_level_read_is_an_error_at_the_child_field_not_the_page(
+    gateway: httpx.AsyncClient,
+    downstreams: Downstreams,
+    token_for: TokenFactory,
+    service: str,
+    path: str,
+    field: str,
+) -> None:
+    # Given a service that fails one kind of read
+    await inject(downstreams, service, fail_next=1, fail_status=503, path_prefix=path)
+    query = f"""{{ business(id: "{GB_BUSINESS_ID}") {{ invoices(first: 50) {{ edges {{ node {{
+      id customer {{ id }} payments {{ id refunds {{ id }} }} }} }} }} }} }}"""
+
+    # When the page is read with its children
+    body = (await graphql(gateway, query, token_for([(GB_BUSINESS_ID, Role.OWNER)]))).json()
+
+    # Then the error sits at that child field, typed, and the page itself was read
+    assert {tuple(e["path"][:3]) for e in body["errors"]} == {("business", "invoices", "edges")}
+    assert {e["path"][-1] for e in body["errors"]} == {field}
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"DOWNSTREAM_UNAVAILABLE"}
+    reads = [c for c in await downstreams.calls(service) if c["path"] == path]
+    assert len(reads) == 1
+
+
+async def test_an_invoice_outside_a_page_still_loads_its_children_itself(
+    gateway: httpx.AsyncClient, downstreams: Downstreams, token_for: TokenFactory
+) -> None:
+    invoice_id = next(p.invoice_id for p in PAYMENTS if p.business_id == GB_BUSINESS_ID)
+    query = (
+        f'{{ invoice(id: "{invoice_id}") '
+        "{ id customer { id } payments { id refunds { id } } } }"
+    )
+
+    body = (await graphql(gateway, query, token_for([(GB_BUSINESS_ID, Role.OWNER)]))).json()
+
+    assert "errors" not in body
+    assert body["data"]["invoice"]["payments"]
+    assert calls_by_path(await downstreams.calls("payments")) == Counter(
+        {"GET /v1/payments": 1, "GET /v1/refunds": 1}
+    )
