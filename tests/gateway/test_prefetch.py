@@ -216,8 +216,8 @@ async def test_a_failed_level_read_is_an_error_at_the_child_field_not_the_page(
     path: str,
     field: str,
 ) -> None:
-    # Given a service that fails one kind of read
-    await inject(downstreams, service, fail_next=1, fail_status=503, path_prefix=path)
+    # Given a service that fails one kind of read (500: not resent)
+    await inject(downstreams, service, fail_next=1, fail_status=500, path_prefix=path)
     query = f"""{{ business(id: "{GB_BUSINESS_ID}") {{ invoices(first: 50) {{ edges {{ node {{
       id customer {{ id }} payments {{ id refunds {{ id }} }} }} }} }} }} }}"""
 
