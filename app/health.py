@@ -73,10 +73,10 @@ class Readiness:
         results = await asyncio.gather(
             self._check_database(),
             self._check_service(
-                resources.invoicing_http, "/v1/businesses", {"ids": _PROBE_BUSINESS_ID}
+                resources.invoicing.http, "/v1/businesses", {"ids": _PROBE_BUSINESS_ID}
             ),
             self._check_service(
-                resources.payments_http, "/v1/balances", {"business_ids": _PROBE_BUSINESS_ID}
+                resources.payments.http, "/v1/balances", {"business_ids": _PROBE_BUSINESS_ID}
             ),
         )
         checks = dict(zip(names, results, strict=True))

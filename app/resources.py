@@ -44,8 +44,6 @@ Transports = Mapping[str, httpx.AsyncBaseTransport]
 class Resources:
     settings: Settings
     engine: AsyncEngine
-    invoicing_http: httpx.AsyncClient
-    payments_http: httpx.AsyncClient
     verifier: JwtVerifier
     # The calendar date "overdue" is judged against (UTC); replaceable in tests.
     today: Callable[[], date]
@@ -177,8 +175,6 @@ async def open_resources(
         yield Resources(
             settings=settings,
             engine=engine,
-            invoicing_http=clients["invoicing"],
-            payments_http=clients["payments"],
             verifier=verifier,
             today=today,
             idempotency=IdempotencyStore(engine, on_claim=metrics.idempotency_claimed),

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from app.clients.errors import DownstreamCircuitOpenError, DownstreamError
+from app.clients.errors import DownstreamError
 from app.deadline import Deadline
 
 T = TypeVar("T")
@@ -52,12 +52,9 @@ class RetryPolicy:
 
 
 def _is_transient(error: BaseException) -> bool:
-    # An open circuit is not resent: it would only be refused again before the wait.
-    return (
-        isinstance(error, DownstreamError)
-        and error.transient
-        and not isinstance(error, DownstreamCircuitOpenError)
-    )
+    # DownstreamCircuitOpenError is never transient: resent, it would only be refused
+    # again before the wait.
+    return isinstance(error, DownstreamError) and error.transient
 
 
 async def with_retries(

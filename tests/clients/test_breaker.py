@@ -74,6 +74,8 @@ def test_it_opens_at_the_threshold_and_then_refuses_without_a_call(
     # the caller is told when to come back: the rest of the wait, rounded up
     assert refused.value.retry_after_seconds == 6
     assert refused.value.retryable is True
+    # the client boundary does not resend it: it would only be refused again
+    assert refused.value.transient is False
     assert refused.value.service == "payments"
 
 
