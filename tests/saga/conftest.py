@@ -83,6 +83,19 @@ class World:
     transports: dict[str, httpx.AsyncBaseTransport]
     _stack: contextlib.AsyncExitStack = field(repr=False)
 
+    async def replica(self) -> httpx.AsyncClient:
+        """Another gateway over the same database and services, with the default time
+        budget: a client's retry may land on any replica, and a retry that is not about the
+        budget should not fail because a busy machine stalled it past a tight one."""
+        settings = saga_settings(self.settings.database_url)
+        app = create_app(settings, transports=self.transports)
+        await self._stack.enter_async_context(app.router.lifespan_context(app))
+        return await self._stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+            )
+        )
+
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
