@@ -24,6 +24,7 @@ from app.admission import Admission
 from app.context import build_context, valid_traceparent
 from app.deadline import Deadline
 from app.errors import ErrorPolicy
+from app.executor import LeanExecutor
 from app.graphiql.site import GraphiQLSite
 from app.limits.config import Limits
 from app.limits.errors import ErrorCap
@@ -91,6 +92,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         types=[Business, Customer, Invoice, Payment, Refund],
+        execution_context_class=LeanExecutor,
         # Factories, not instances: each execution gets its own extension object. The
         # order matters: each one's work after the operation runs in reverse order, so the
         # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.
