@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--gateway-variant",
         default="",
-        help="comma-separated variants of the gateway: aiohttp, syncperm, nosniffio, "
+        help="comma-separated variants of the gateway: httpcore, syncperm, nosniffio, "
         "untuned (bench/gateway_app.py)",
     )
     args = parser.parse_args(argv)

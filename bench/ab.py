@@ -1,4 +1,4 @@
-"""`python -m bench.ab --variants shipped,aiohttp,untuned [--scenario a]`: which lever
+"""`python -m bench.ab --variants shipped,httpcore,untuned [--scenario a]`: which lever
 saves CPU, measured so that a busy, shared machine cannot fake the answer.
 
 Every variant runs at once (each its own gateway process, all on the server CPU, idle
@@ -47,7 +47,7 @@ def _cpu_ms_per_request(server: Server, path: str, body: bytes, token: str, coun
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ab")
-    parser.add_argument("--variants", default="shipped,aiohttp,syncperm,untuned")
+    parser.add_argument("--variants", default="shipped,httpcore,syncperm,untuned")
     parser.add_argument(
         "--scenario", default="a", choices=[k for k, s in SCENARIOS.items() if not s.writes]
     )

@@ -93,7 +93,7 @@ class Config:
 
 @asynccontextmanager
 async def aiohttp_clients(config: Config) -> AsyncIterator[tuple[Http, Http]]:
-    import aiohttp  # the bench's own dependency: imported only where the baseline runs
+    import aiohttp  # imported only where the baseline runs
 
     def session(token: str) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(

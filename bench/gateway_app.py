@@ -1,13 +1,16 @@
 """The gateway as the benchmark can vary it, to measure a lever (or its absence):
 
-- aiohttp: httpx-aiohttp's transport under both downstream clients, through
-  create_app's `transports=` (app/clients/ unchanged);
+- httpcore: httpx's own transport (httpcore, anyio, h11), the default before
+  app/clients/transport.py, under both downstream clients, through create_app's
+  `transports=` (app/clients/ unchanged);
 - syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
 - nosniffio: `import sniffio` fails, as on an install without it;
 - untuned: without app/gc_tuning.py's collector settings;
 - gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's;
-- validatejson: downstream bodies parsed and validated in one step by pydantic's
-  `model_validate_json` instead of `json.loads` then `model_validate` (app/clients/);
+- loadsjson: downstream bodies parsed by `json.loads` then validated by `model_validate`,
+  as before app/clients/service.py validated them in one step (`model_validate_json`);
+- fullexecutor: every field through graphql-core's executor, without app/executor.py's
+  short path for plain leaf fields;
 - nolevels: invoice pages do not read their children for the whole page (each invoice's
   customer, payments and refunds are then loaded field by field, through the loaders).
 
@@ -28,12 +31,13 @@ from app.resources import Transports
 from app.settings import load_settings
 
 VARIANTS = {
-    "aiohttp": ("BENCH_GATEWAY_TRANSPORT", "aiohttp"),
+    "httpcore": ("BENCH_GATEWAY_TRANSPORT", "httpcore"),
     "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
     "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
     "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
     "nolevels": ("BENCH_GATEWAY_NO_LEVELS", "1"),
-    "validatejson": ("BENCH_GATEWAY_VALIDATE_JSON", "1"),
+    "loadsjson": ("BENCH_GATEWAY_LOADS_JSON", "1"),
+    "fullexecutor": ("BENCH_GATEWAY_FULL_EXECUTOR", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -69,7 +73,9 @@ def _sync_permissions() -> None:
     FieldPolicy.has_permission = has_permission  # type: ignore[assignment,method-assign]
 
 
-def _validate_json() -> None:
+def _loads_json() -> None:
+    import json
+
     from pydantic import ValidationError
 
     from app.clients.errors import DownstreamInvalidResponseError
@@ -77,7 +83,7 @@ def _validate_json() -> None:
 
     def parse(self: ServiceClient, answer: Any, model: Any) -> Any:
         try:
-            return model.model_validate_json(answer.body)
+            return model.model_validate(json.loads(answer.body))
         except (ValueError, ValidationError) as exc:
             raise DownstreamInvalidResponseError(
                 self.name, "response body violates the contract"
@@ -87,11 +93,17 @@ def _validate_json() -> None:
 
 
 def _transports() -> Transports | None:
-    if os.environ.get("BENCH_GATEWAY_TRANSPORT") != "aiohttp":
+    if os.environ.get("BENCH_GATEWAY_TRANSPORT") != "httpcore":
         return None
-    from httpx_aiohttp import AiohttpTransport
+    import httpx
 
-    return {"invoicing": AiohttpTransport(), "payments": AiohttpTransport()}
+    from app.clients.service import SERVICE_LIMITS
+
+    # What httpx.AsyncClient built for itself when build_http_client passed no transport.
+    return {
+        name: httpx.AsyncHTTPTransport(limits=SERVICE_LIMITS, trust_env=False)
+        for name in ("invoicing", "payments")
+    }
 
 
 def app_factory() -> Starlette:
@@ -102,13 +114,19 @@ def app_factory() -> Starlette:
         sys.meta_path.insert(0, _HideSniffio())
     if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
         _sync_permissions()
-    if os.environ.get("BENCH_GATEWAY_VALIDATE_JSON") == "1":
-        _validate_json()
+    if os.environ.get("BENCH_GATEWAY_LOADS_JSON") == "1":
+        _loads_json()
     if os.environ.get("BENCH_GATEWAY_NO_LEVELS") == "1":
         import schema.nodes
 
         # The name schema.nodes calls; replaced before any request is served.
         setattr(schema.nodes, "invoice_children_wanted", lambda info: (False, False, False))  # noqa: B010
+    if os.environ.get("BENCH_GATEWAY_FULL_EXECUTOR") == "1":
+        from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+        from app.executor import LeanExecutor
+
+        LeanExecutor.execute_field = StrawberryGraphQLCoreExecutionContext.execute_field  # type: ignore[method-assign]
     threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")
     if threshold:
         gc_tuning.YOUNG_GENERATION_THRESHOLD = int(threshold)

@@ -1,43 +1,25 @@
 """The four benchmark scenarios: what is sent to the gateway and to the baseline, what a
 right answer looks like, and the minimal downstream calls one request needs.
 
-Pure data and checks, no I/O: the harness, the baseline and the tests share them.
+Pure data and checks (the dashboard's document is read from the web client's file): the
+harness, the baseline and the tests share them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.sandbox.seed import GB_BUSINESS_ID, INVOICES, PAYMENTS, REFUNDS
 
 JSON = dict[str, Any]
 
-DASHBOARD_QUERY = """
-query Dashboard($id: ID!, $first: Int!) {
-  business(id: $id) {
-    id name vatNumber viewerRole
-    balance { available { amount currency formatted } pending { amount currency } }
-    invoices(first: $first) {
-      edges {
-        node {
-          id number status dueDate isOverdue
-          total { amount currency formatted }
-          amountDue { amount }
-          customer { id name email }
-          payments {
-            id status amount { amount formatted }
-            paymentMethod { type brand last4 upiVpa }
-            refunds { id amount { amount } reason }
-          }
-        }
-      }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}
-"""
+# The web client's own document (the trusted manifest is built from it), as it ships.
+DASHBOARD_QUERY = (Path(__file__).parents[1] / "clients" / "web" / "Dashboard.graphql").read_text(
+    encoding="utf-8"
+)
 
 INVOICE_QUERY = """
 query InvoiceDetail($id: ID!) {

@@ -155,6 +155,10 @@ class Stack:
             "JWT_JWKS_URL": f"{self.url('idp')}/.well-known/jwks.json",
             "JWT_ALGORITHMS": "RS256",
             "CORS_ORIGINS": "",
+            # The limiter stays in the path (its cost is part of the gateway's), with a
+            # bucket no bench phase can empty: one dashboard weighs its document cost.
+            "RATE_LIMIT_CAPACITY": "1000000",
+            "RATE_LIMIT_REFILL_PER_SECOND": "1000000",
         }
         if self.database is not None:
             env["DATABASE_URL"] = self.database.sqlalchemy_url
@@ -177,25 +181,7 @@ class Stack:
             if any(name.startswith("BENCH_GATEWAY_") for name in extra_env)
             else ["app.main:app"]
         )
-        argv = [
-            python(),
-            "-m",
-            "uvicorn",
-            *target,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            str(workers),
-        ]
+        argv = [*_uvicorn(target, port), "--workers", str(workers)]
         cpus = self.cpus.app if workers == 1 else self.cpus.all
         child = self.processes.start(
             f"gateway-{workers}w", argv, env={**self.environment(), **extra_env}, cpus=cpus
@@ -205,24 +191,7 @@ class Stack:
 
     def start_baseline(self) -> Server:
         port = free_port()
-        argv = [
-            python(),
-            "-m",
-            "uvicorn",
-            "--factory",
-            "bench.baseline:app_factory",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        argv = _uvicorn(["--factory", "bench.baseline:app_factory"], port)
         child = self.processes.start("baseline", argv, env=self.environment(), cpus=self.cpus.app)
         wait_ready(f"http://{HOST}:{port}/healthz", [child])
         return Server("baseline", child, port, 1)
@@ -304,3 +273,24 @@ def _os_environ() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def _uvicorn(target: list[str], port: int) -> list[str]:
+    """Gateway and baseline are served alike: uvloop, httptools, no access log."""
+    return [
+        python(),
+        "-m",
+        "uvicorn",
+        *target,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.clients.service import SERVICE_LIMITS
+from app.clients.transport import ServiceTransport
 from app.sandbox.seed import BUSINESSES, GB_BUSINESS_ID, GB_OPEN_INVOICE_ID
 from auth.principal import Role
 from tests.gateway.conftest import Downstreams, GatewayFactory, TokenFactory, graphql
@@ -163,9 +165,10 @@ def closed_port() -> int:
 async def test_a_refused_connection_is_resent_then_unavailable(
     gateway_factory: GatewayFactory, token_for: TokenFactory
 ) -> None:
-    # given a payments service whose port nobody listens on (real sockets, loopback http)
+    # given a payments service whose port nobody listens on (real sockets, loopback http,
+    # the transport the gateway ships with)
     gateway = await gateway_factory(
-        transports={"payments": httpx.AsyncHTTPTransport()},
+        transports={"payments": ServiceTransport(SERVICE_LIMITS, connect_seconds=2)},
         payments_url=f"http://127.0.0.1:{closed_port()}",
         request_timeout_seconds=BUDGET,
         metrics_token=METRICS_TOKEN,
