@@ -15,7 +15,9 @@ requests by itself. So the request, the body and the session are ours.
 Everything else stays as httpx's own transport had it, and tests/clients/test_transport.py
 holds both to the same answers: no redirects, no decompression (httpx's decoder does it
 while ServiceClient counts), nothing from the environment, 100 connections with at most
-50 kept alive, the connect timeout (DNS, TCP and TLS) and the read timeout per request.
+50 kept alive, no idle connection reused with bytes waiting on it, no DNS cache, a header
+with a line break refused before sending, the connect timeout (DNS, TCP and TLS) and the
+read timeout per request.
 aiohttp has no write timeout, and the wait for a free connection gets none here: the call's
 own asyncio.timeout bounds both (a timeout, not resent), as it did before httpx's pool and
 write timeouts (REQUEST_TIMEOUT_SECONDS, 10 s by default) outlast the 5 s call cap.
@@ -34,6 +36,8 @@ import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 from httpx_aiohttp import AiohttpTransport
 from yarl import URL
 
@@ -76,6 +80,17 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
         raise map_aiohttp_error(exc, request) from exc
 
 
+@contextmanager
+def _refused_locally(request: httpx.Request) -> Iterator[None]:
+    # aiohttp refuses a header value with CR, LF or NUL (header injection) by a bare
+    # ValueError before sending anything; httpx's own transport raises this for it. Used
+    # outside _mapped: aiohttp's certificate errors are ValueErrors too, and connect errors.
+    try:
+        yield
+    except ValueError as exc:
+        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+
+
 class ServiceTransport(AiohttpTransport):
     def __init__(self, limits: httpx.Limits, connect_seconds: float | None) -> None:
         self._connect_seconds = connect_seconds
@@ -106,7 +121,7 @@ class ServiceTransport(AiohttpTransport):
         if not isinstance(self.client, aiohttp.ClientSession):
             self.client = self.get_client()
         timeout = request.extensions.get("timeout", {})
-        with _mapped(request):
+        with _refused_locally(request), _mapped(request):
             response = await self.client.request(
                 request.method,
                 # As httpx built it: yarl would re-quote (%2C back to a comma), and header
@@ -118,6 +133,9 @@ class ServiceTransport(AiohttpTransport):
                 data=await request.aread() or None,
                 allow_redirects=False,
                 auto_decompress=False,
+                # aiohttp would label a POST without a body application/octet-stream;
+                # httpx sets Content-Type itself whenever there is a body.
+                skip_auto_headers=("Content-Type",),
                 timeout=aiohttp.ClientTimeout(
                     sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
                 ),
@@ -162,8 +180,23 @@ class _Pool(aiohttp.TCPConnector):
             keepalive_timeout=limits.keepalive_expiry,
             ssl=ssl,
             resolver=resolver,
+            # httpx asks the system on each new connection; aiohttp's 10 s cache would
+            # keep a failed-over service's old address.
+            use_dns_cache=False,
         )
         self._max_idle = limits.max_keepalive_connections
+
+    async def _get(self, key: ConnectionKey, traces: list[Trace]) -> Connection | None:
+        # aiohttp reuses any idle connection still open. Bytes that came in while it sat
+        # idle (a duplicated or late answer from a faulty service or proxy) would be read
+        # as the next request's answer: another caller's data, or a POST "answered" by a
+        # stale response. httpcore discards such a connection; so do we.
+        while (connection := await super()._get(key, traces)) is not None:
+            protocol = connection.protocol
+            if protocol is not None and not protocol.should_close:
+                return connection
+            connection.close()
+        return None
 
     def _release(
         self, key: ConnectionKey, protocol: ResponseHandler, *, should_close: bool = False

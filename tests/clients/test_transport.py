@@ -412,6 +412,10 @@ async def test_requests_go_out_byte_for_byte_as_httpx_own_transport_sent_them(
             await client.post(
                 "/v1/payments", {"amount": 1}, ListEnvelope[Business], idempotency_key="k"
             )
+            # and a write with no body (finalize, void)
+            await client.post(
+                "/v1/invoices/inv_1/finalize", None, ListEnvelope[Business], idempotency_key="f"
+            )
         port = str(server.port).encode()
         sent[name] = [e.head.replace(port, b"PORT") + e.body for e in server.requests]
 
@@ -420,6 +424,8 @@ async def test_requests_go_out_byte_for_byte_as_httpx_own_transport_sent_them(
     assert sent["shipped"] == sent["httpcore"]
     assert sent["shipped"][0].startswith(b"GET /v1/businesses?ids=biz_a%2Cbiz_b HTTP/1.1\r\n")
     assert sent["shipped"][1].count(b"sid=1") == 1
+    # and no Content-Type on the write without a body (aiohttp would add octet-stream)
+    assert b"content-type" not in sent["shipped"][2].lower()
 
 
 # --- the pool ------------------------------------------------------------------------
@@ -435,6 +441,75 @@ async def test_sequential_calls_share_one_kept_alive_connection(
             await read(client)
 
     assert (server.connections, len(server.requests)) == (1, 3)
+
+
+async def test_each_new_connection_looks_the_name_up_again(
+    clients: Callable[..., httpx.AsyncClient], via: Via, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a service by name that closes each connection after answering (as after a
+    # failover), with the name's lookups counted
+    loop = asyncio.get_running_loop()
+    lookup = loop.getaddrinfo
+    looked_up: list[str] = []
+
+    async def counted(host: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(host.decode() if isinstance(host, bytes) else host)  # anyio: bytes
+        return await lookup("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", counted)
+
+    async def answer_and_close(exchange: Exchange) -> None:
+        await exchange.answer(200, EMPTY, {**JSON, "Connection": "close"})
+        exchange.hang_up()
+
+    async with Loopback(answer_and_close) as server:
+        client = service(clients(f"http://payments.test:{server.port}", via), CallTally())
+
+        # when it is read twice
+        await read(client)
+        await read(client)
+
+    # then the second connection asked the system again: no address outlives a connection
+    assert looked_up == ["payments.test", "payments.test"]
+    assert server.connections == 2
+
+
+async def test_a_header_carrying_a_line_break_is_refused_before_anything_is_sent(
+    clients: Callable[..., httpx.AsyncClient], via: Via
+) -> None:
+    async with Loopback(ok) as server:
+        client = clients(server.url, via)
+
+        with pytest.raises(httpx.LocalProtocolError):
+            await client.get("/v1/balances", headers={"X-Request-Id": "a\r\nX-Injected: 1"})
+
+    # (both transports connect first; nothing reaches the wire)
+    assert server.requests == []
+
+
+async def test_an_answer_arriving_on_an_idle_connection_is_never_the_next_calls_answer(
+    clients: Callable[..., httpx.AsyncClient], via: Via
+) -> None:
+    # given a faulty service (or proxy) that sends its answer to the first call twice, the
+    # copy arriving once the connection is back in the pool
+    async def echo_path(exchange: Exchange) -> None:
+        path = exchange.head.split(b" ")[1]
+        await exchange.answer(200, path)
+        if path.endswith(b"/biz_a"):
+            await asyncio.sleep(0.05)
+            await exchange.answer(200, path)
+
+    async with Loopback(echo_path) as server:
+        client = clients(server.url, via)
+        first = await client.get("/v1/businesses/biz_a")
+        await asyncio.sleep(0.2)
+
+        # when another caller's read goes out after it
+        second = await client.get("/v1/businesses/biz_b")
+
+    # then it gets its own answer, on a new connection: the tainted one is discarded
+    assert (first.text, second.text) == ("/v1/businesses/biz_a", "/v1/businesses/biz_b")
+    assert (server.connections, len(server.requests)) == (2, 2)
 
 
 async def test_the_pool_opens_at_most_100_connections_and_keeps_50(
