@@ -20,7 +20,7 @@ from bench.load import stop_load
 from bench.procs import Processes, StartupError, stopped_on_signals
 from bench.run import Plan, Runner, VoidRunError
 from bench.scenarios import SCENARIOS
-from bench.stack import Cpus, Database, Stack
+from bench.stack import LOCAL_POSTGRES, Cpus, Database, Stack
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -98,9 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.{json,md,png} go")
     parser.add_argument(
         "--database",
-        default=os.environ.get(
-            "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
+        default=os.environ.get("BENCH_ADMIN_DATABASE_URL", LOCAL_POSTGRES),
         help="an existing PostgreSQL database to create the run's throwaway database from",
     )
     parser.add_argument(

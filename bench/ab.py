@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
 import statistics
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from bench.gateway_app import variant_environment
-from bench.load import stop_load
 from bench.measure import cpu_seconds, memory
-from bench.procs import HOST, Processes, stopped_on_signals
+from bench.procs import HOST
 from bench.run import Plan, Runner
 from bench.scenarios import SCENARIOS
-from bench.stack import Cpus, Database, Server, Stack
+from bench.stack import Server, side_stack
 
 
 def _cpu_ms_per_request(server: Server, path: str, body: bytes, token: str, count: int) -> float:
@@ -56,38 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = args.variants.split(",")
     scenario = SCENARIOS[args.scenario]
-    work_dir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
-    processes = Processes(work_dir)
-    database = Database("postgresql://postgres@127.0.0.1:5432/postgres")
     samples: dict[str, list[float]] = {name: [] for name in names}
     peaks: dict[str, float] = {}
-    with stopped_on_signals():
-        try:
-            database.create()
-            stack = Stack(processes, work_dir, Cpus("0", "1", "0-1"), 5, cache=True)
-            stack.database = database
-            stack.start_downstreams()
-            stack.migrate()
-            runner = Runner(stack, Plan.quick(), work_dir, [scenario.key])
-            servers: dict[str, Server] = {}
-            for name in names:
-                levers = [] if name == "shipped" else name.split("+")
-                servers[name] = stack.start_gateway(1, variant_environment(levers))
-            body = json.dumps(scenario.gateway_body(), separators=(",", ":")).encode()
-            for server in servers.values():  # warm-up: caches, pools, JWKS
-                _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
-            for _ in range(args.rounds):
-                for name, server in servers.items():
-                    samples[name].append(
-                        _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
-                    )
+    with side_stack("bench-ab-") as stack:
+        runner = Runner(stack, Plan.quick(), stack.run_dir, [scenario.key])
+        servers: dict[str, Server] = {}
+        for name in names:
+            levers = [] if name == "shipped" else name.split("+")
+            servers[name] = stack.start_gateway(1, variant_environment(levers))
+        body = json.dumps(scenario.gateway_body(), separators=(",", ":")).encode()
+        for server in servers.values():  # warm-up: caches, pools, JWKS
+            _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
+        for _ in range(args.rounds):
             for name, server in servers.items():
-                peaks[name] = memory(server.pid).peak_rss_mb
-        finally:
-            stop_load()
-            processes.stop_all()
-            database.drop()
-            shutil.rmtree(work_dir, ignore_errors=True)
+                samples[name].append(
+                    _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
+                )
+        for name, server in servers.items():
+            peaks[name] = memory(server.pid).peak_rss_mb
     first = names[0]
     result: dict[str, Any] = {}
     for name in names:

@@ -8,16 +8,14 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 from bench.flame import summarise
-from bench.load import run_wrk, stop_load
-from bench.procs import Processes, stopped_on_signals
+from bench.load import run_wrk
 from bench.run import Plan, Runner
 from bench.scenarios import SCENARIOS
-from bench.stack import Cpus, Database, Stack
+from bench.stack import side_stack
 
 PROFILES = Path(__file__).parent / "profiles"
 
@@ -35,61 +33,47 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     scenario = SCENARIOS[args.scenario]
-    work_dir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    processes = Processes(work_dir)
-    database = Database("postgresql://postgres@127.0.0.1:5432/postgres")
     PROFILES.mkdir(exist_ok=True)
     stem = args.name or f"{scenario.name}"
     raw = PROFILES / f"{stem}.collapsed.txt"
-    with stopped_on_signals():
-        try:
-            database.create()
-            stack = Stack(processes, work_dir, Cpus("0", "1", "0-1"), args.latency_ms, cache=True)
-            stack.database = database
-            stack.start_downstreams()
-            stack.migrate()
-            runner = Runner(stack, Plan.quick(), work_dir, [scenario.key])
-            if scenario.writes:
-                runner.invoices = stack.create_payable_invoices(300)
-            gateway = stack.start_gateway(1)
-            request = runner.request_for(gateway, scenario)
-            run_wrk(request, connections=8, duration_s=2, cpus="1")
-            recorder = subprocess.Popen(  # noqa: S603 - fixed argv
-                [
-                    py_spy,
-                    "record",
-                    "--pid",
-                    str(gateway.pid),
-                    "--rate",
-                    "250",
-                    "--duration",
-                    str(args.seconds),
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(raw),
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            load = threading.Thread(
-                target=run_wrk,
-                kwargs={
-                    "request": request,
-                    "connections": args.connections,
-                    "duration_s": args.seconds + 1,
-                    "cpus": "1",
-                },
-            )
-            load.start()
-            recorder.wait(timeout=args.seconds + 60)
-            load.join()
-        finally:
-            stop_load()
-            processes.stop_all()
-            database.drop()
-            shutil.rmtree(work_dir, ignore_errors=True)
+    with side_stack("bench-profile-", args.latency_ms) as stack:
+        runner = Runner(stack, Plan.quick(), stack.run_dir, [scenario.key])
+        if scenario.writes:
+            runner.invoices = stack.create_payable_invoices(300)
+        gateway = stack.start_gateway(1)
+        request = runner.request_for(gateway, scenario)
+        run_wrk(request, connections=8, duration_s=2, cpus="1")
+        recorder = subprocess.Popen(  # noqa: S603 - fixed argv
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(gateway.pid),
+                "--rate",
+                "250",
+                "--duration",
+                str(args.seconds),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        load = threading.Thread(
+            target=run_wrk,
+            kwargs={
+                "request": request,
+                "connections": args.connections,
+                "duration_s": args.seconds + 1,
+                "cpus": "1",
+            },
+        )
+        load.start()
+        recorder.wait(timeout=args.seconds + 60)
+        load.join()
     summary = summarise(raw.read_text())
     (PROFILES / f"{stem}.summary.txt").write_text(summary)
     print(summary)

@@ -8,21 +8,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.load import run_open_loop, run_wrk, stop_load
+from bench.load import run_open_loop, run_wrk
 from bench.measure import memory
-from bench.procs import Processes, stopped_on_signals
 from bench.run import Plan, Runner
 from bench.scenarios import DASHBOARD
-from bench.stack import Cpus, Database, Stack
+from bench.stack import side_stack
 
 RESULTS = Path(__file__).parent / "results"
 SAMPLE_EVERY_S = 5.0
@@ -49,58 +46,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak")
     parser.add_argument("--seconds", type=int, default=600)
     args = parser.parse_args(argv)
-    work_dir = Path(tempfile.mkdtemp(prefix="bench-soak-"))
-    processes = Processes(work_dir)
-    database = Database("postgresql://postgres@127.0.0.1:5432/postgres")
     samples: list[tuple[float, float]] = []
     result: dict[str, Any] = {}
-    with stopped_on_signals():
-        try:
-            database.create()
-            stack = Stack(processes, work_dir, Cpus("0", "1", "0-1"), 5, cache=True)
-            stack.database = database
-            stack.start_downstreams()
-            stack.migrate()
-            runner = Runner(stack, Plan.quick(), work_dir, ["a"])
-            gateway = stack.start_gateway(1)
-            request = runner.request_for(gateway, DASHBOARD)
-            saturation = run_wrk(request, connections=32, duration_s=8, cpus="1")
-            rate = 0.7 * saturation.rate
-            print(
-                f"saturation {saturation.rate:.0f} req/s; soaking at {rate:.0f} req/s", flush=True
-            )
-            outcome: dict[str, Any] = {}
+    with side_stack("bench-soak-") as stack:
+        work_dir = stack.run_dir
+        runner = Runner(stack, Plan.quick(), work_dir, ["a"])
+        gateway = stack.start_gateway(1)
+        request = runner.request_for(gateway, DASHBOARD)
+        saturation = run_wrk(request, connections=32, duration_s=8, cpus="1")
+        rate = 0.7 * saturation.rate
+        print(f"saturation {saturation.rate:.0f} req/s; soaking at {rate:.0f} req/s", flush=True)
+        outcome: dict[str, Any] = {}
 
-            def soak() -> None:
-                outcome.update(
-                    run_open_loop(
-                        request, rate=rate, duration_s=args.seconds, cpus="1", work_dir=work_dir
-                    )
+        def soak() -> None:
+            outcome.update(
+                run_open_loop(
+                    request, rate=rate, duration_s=args.seconds, cpus="1", work_dir=work_dir
                 )
+            )
 
-            load = threading.Thread(target=soak)
-            started = time.monotonic()
-            load.start()
-            while load.is_alive():
-                samples.append((time.monotonic() - started, memory(gateway.pid).rss_mb))
-                load.join(timeout=SAMPLE_EVERY_S)
-            result = {
-                "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "seconds": args.seconds,
-                "rate": rate,
-                "bad": outcome.get("bad", -1) + outcome.get("errors", -1),
-                "bad_sample": outcome.get("bad_sample", ""),
-                "dropped": outcome.get("dropped", 0),
-                "sent": outcome.get("sent", 0),
-                "latency": outcome.get("latency"),
-                **flatness(samples),
-                "samples": samples,
-            }
-        finally:
-            stop_load()
-            processes.stop_all()
-            database.drop()
-            shutil.rmtree(work_dir, ignore_errors=True)
+        load = threading.Thread(target=soak)
+        started = time.monotonic()
+        load.start()
+        while load.is_alive():
+            samples.append((time.monotonic() - started, memory(gateway.pid).rss_mb))
+            load.join(timeout=SAMPLE_EVERY_S)
+        result = {
+            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "seconds": args.seconds,
+            "rate": rate,
+            "bad": outcome.get("bad", -1) + outcome.get("errors", -1),
+            "bad_sample": outcome.get("bad_sample", ""),
+            "dropped": outcome.get("dropped", 0),
+            "sent": outcome.get("sent", 0),
+            "latency": outcome.get("latency"),
+            **flatness(samples),
+            "samples": samples,
+        }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}, indent=2))

@@ -4,10 +4,14 @@ provider, both sandbox services, and (one at a time) the gateway or the baseline
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
+import shutil
 import subprocess
+import tempfile
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,16 @@ import asyncpg
 from app.sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, IN_CUSTOMER_ID
 from auth.devkeys import load_or_create_private_key, mint_token
 from auth.principal import Role
-from bench.procs import HOST, Child, Processes, free_port, python, wait_ready
+from bench.load import stop_load
+from bench.procs import (
+    HOST,
+    Child,
+    Processes,
+    free_port,
+    python,
+    stopped_on_signals,
+    wait_ready,
+)
 
 ISSUER = "https://id.bench.example/"
 AUDIENCE = "fintech-gateway"
@@ -294,3 +307,29 @@ def _uvicorn(target: list[str], port: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def side_stack(prefix: str, latency_ms: int = 5) -> Iterator[Stack]:
+    """What bench.ab, bench.soak and bench.profile stand on: a throwaway migrated database
+    and the sandboxes (cached GETs); every process stopped and everything removed after,
+    a signal included. Gateways are theirs to start."""
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    processes = Processes(work_dir)
+    database = Database(LOCAL_POSTGRES)
+    with stopped_on_signals():
+        try:
+            database.create()
+            stack = Stack(processes, work_dir, Cpus("0", "1", "0-1"), latency_ms, cache=True)
+            stack.database = database
+            stack.start_downstreams()
+            stack.migrate()
+            yield stack
+        finally:
+            stop_load()
+            processes.stop_all()
+            database.drop()
+            shutil.rmtree(work_dir, ignore_errors=True)

@@ -59,7 +59,7 @@ def _fields(selections: list[Selection]) -> Iterator[SelectedField]:
 
 def _allowed(context: SchemaContext, business_id: str, type_name: str, field: str) -> bool:
     principal = context.principal
-    if type_name in policy.TYPE_READ_SCOPES and not policy.may_read_type(principal, type_name):
+    if not policy.may_read_type(principal, type_name):
         return False
     rule = policy.FIELD_RULES.get(("Business", field))
     return rule is None or policy.check(principal, business_id, rule) is None
@@ -141,14 +141,9 @@ def invoice_children_wanted(info: strawberry.Info[Any, Any]) -> tuple[bool, bool
                         payments = True
                         refunds = refunds or any(True for _ in _named(field.selections, "refunds"))
 
-    def readable(type_name: str) -> bool:
-        return type_name not in policy.TYPE_READ_SCOPES or policy.may_read_type(
-            principal, type_name
-        )
-
-    payments = payments and readable("Payment")
+    payments = payments and policy.may_read_type(principal, "Payment")
     return (
-        customers and readable("Customer"),
+        customers and policy.may_read_type(principal, "Customer"),
         payments,
-        payments and refunds and readable("Refund"),
+        payments and refunds and policy.may_read_type(principal, "Refund"),
     )

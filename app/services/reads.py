@@ -131,15 +131,25 @@ class ReadService:
         return self._child(refund.business_id, payment, "Refund.payment")
 
     async def payments_of(self, invoice: models.Invoice) -> list[models.Payment]:
-        payments = await self._loaders.payments_by_invoice.load(invoice.id)
-        kept = self._children(invoice.business_id, payments, "Invoice.payments")
+        found = await self._loaders.payments_by_invoice.load(invoice.id)
+        return self._payments_kept(invoice, found)
+
+    async def refunds_of(self, payment: models.Payment) -> list[models.Refund]:
+        found = await self._loaders.refunds_by_payment.load(payment.id)
+        return self._refunds_kept(payment, found)
+
+    def _payments_kept(
+        self, invoice: models.Invoice, found: list[models.Payment]
+    ) -> list[models.Payment]:
+        kept = self._children(invoice.business_id, found, "Invoice.payments")
         for payment in kept:
             self._loaders.payment.prime(payment.id, payment)
         return sorted(kept, key=lambda p: (p.created_at, p.id))
 
-    async def refunds_of(self, payment: models.Payment) -> list[models.Refund]:
-        refunds = await self._loaders.refunds_by_payment.load(payment.id)
-        kept = self._children(payment.business_id, refunds, "Payment.refunds")
+    def _refunds_kept(
+        self, payment: models.Payment, found: list[models.Refund]
+    ) -> list[models.Refund]:
+        kept = self._children(payment.business_id, found, "Payment.refunds")
         return sorted(kept, key=lambda r: (r.created_at, r.id))
 
     # -- a whole level at once: what customer_of, payments_of and refunds_of give each
@@ -163,21 +173,15 @@ class ReadService:
 
         async def read_payments() -> dict[str, list[models.Payment]]:
             lists = await self._loaders.payments_by_invoice.load_many([i.id for i in invoices])
-            by_invoice: dict[str, list[models.Payment]] = {}
-            for invoice, found in zip(invoices, lists, strict=True):
-                kept = self._children(invoice.business_id, found, "Invoice.payments")
-                for payment in kept:
-                    self._loaders.payment.prime(payment.id, payment)
-                by_invoice[invoice.id] = sorted(kept, key=lambda p: (p.created_at, p.id))
-            return by_invoice
+            return {
+                invoice.id: self._payments_kept(invoice, found)
+                for invoice, found in zip(invoices, lists, strict=True)
+            }
 
         async def read_refunds(paid: list[models.Payment]) -> dict[str, list[models.Refund]]:
             lists = await self._loaders.refunds_by_payment.load_many([p.id for p in paid])
             return {
-                payment.id: sorted(
-                    self._children(payment.business_id, found, "Payment.refunds"),
-                    key=lambda r: (r.created_at, r.id),
-                )
+                payment.id: self._refunds_kept(payment, found)
                 for payment, found in zip(paid, lists, strict=True)
             }
 
