@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## Sandbox services, development identity provider and gateway, with demo tokens printed.
 run: $(STAMP)
-	APP_ENV=development $(BIN)/python -m app dev
+	APP_ENV=development $(BIN)/python -m sandbox.stack
 
 ## Lint, type-check and the whole suite with branch coverage.
 test: lint typecheck unit
@@ -64,7 +64,7 @@ bench-profile: bench-deps
 migrate: $(STAMP)
 	$(BIN)/python -m app migrate
 
-## Record the public GraphQL schema as schema/schema.graphql (refuses unreviewed breaks).
+## Record the public GraphQL schema as app/schema/schema.graphql (refuses unreviewed breaks).
 schema: $(STAMP)
 	$(BIN)/python -m app schema --write
 

@@ -13,20 +13,19 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.background import running_background
 from app.gc_tuning import settle_after_startup
-from app.graphiql.site import graphiql_site
-from app.graphql import GraphQLEndpoint
-from app.health import Readiness, healthz
-from app.limits.config import Limits
+from app.http.endpoint import GraphQLEndpoint
+from app.http.graphiql.site import graphiql_site
+from app.http.health import Readiness, healthz
+from app.http.metrics import MetricsEndpoint
+from app.http.middleware import GRAPHQL_PATH, transport_middleware
+from app.http.request_id import RequestIdMiddleware
 from app.ratelimit.limiter import Clock
-from app.request_id import RequestIdMiddleware
-from app.resources import ResourceHolder, Transports, open_resources, utc_today
+from app.schema.limits.config import Limits
 from app.settings import Settings, load_settings
-from app.telemetry.errors import start_error_reporting
-from app.telemetry.exposition import MetricsEndpoint
 from app.telemetry.logs import configure_logging
-from app.transport import GRAPHQL_PATH, transport_middleware
+from app.telemetry.sentry import start_error_reporting
+from app.wiring import ResourceHolder, Transports, open_resources, running_background, utc_today
 
 
 def create_app(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.ratelimit.addresses import parse_networks
+from app.networks import parse_networks
 
 # The local sandbox services and development identity provider `make run` starts.
 SANDBOX_INVOICING_URL = "http://127.0.0.1:8101"
@@ -124,7 +124,7 @@ class Settings(BaseSettings):
 
     # Rate limits (app/ratelimit/): a token bucket per token subject, and one per client
     # address for requests without a valid token. A request costs its weight in tokens.
-    # In units of worst-case downstream calls (app/limits/cost.py): the dashboard at 50
+    # In units of worst-case downstream calls (app/schema/limits/cost.py): the dashboard at 50
     # invoices costs 55, a detail view a few, a mutation 10.
     rate_limit_capacity: int = Field(default=1000, ge=1, le=1_000_000)
     rate_limit_refill_per_second: float = Field(default=10.0, gt=0, le=1_000_000)

@@ -7,7 +7,7 @@ needs are known. It still does what the job requires and the gateway does: verif
 bearer JWT with the same verifier, admits only the caller's businesses, forwards
 X-Request-Id, validates every downstream body against the same strict pydantic models,
 and stores payInvoice's idempotency key and result in PostgreSQL. It answers with the
-same JSON as the gateway (tests/gateway/test_bench_baseline.py holds both to that).
+same JSON as the gateway (tests/bench/test_baseline.py holds both to that).
 The read answers are in bench/baseline_reads.py, the downstream client in
 bench/baseline_http.py; payInvoice, which also needs the database, is here.
 
@@ -33,12 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.clients.models import Invoice, Payment
+from app.auth.errors import AuthenticationError
+from app.auth.jwks import JwksCache
+from app.auth.principal import Principal
+from app.auth.verifier import JwtConfig, JwtVerifier
+from app.downstream.models import Invoice, Payment
 from app.money import parse_major_amount
-from auth.errors import AuthenticationError
-from auth.jwks import JwksCache
-from auth.principal import Principal
-from auth.verifier import JwtConfig, JwtVerifier
 from bench import baseline_reads as reads
 from bench.baseline_http import (
     JSON,

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from app.clients.models import ListEnvelope
+from app.downstream.models import ListEnvelope
 
 JSON = dict[str, Any]
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -8,9 +8,17 @@ import base64
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.clients.models import Balance, Business, Customer, Invoice, ListEnvelope, Payment, Refund
+from app.auth.principal import Principal, Role
+from app.downstream.models import (
+    Balance,
+    Business,
+    Customer,
+    Invoice,
+    ListEnvelope,
+    Payment,
+    Refund,
+)
 from app.money import format_money, to_major_string
-from auth.principal import Principal, Role
 from bench.baseline_http import JSON, RefusedError, Service
 
 FULL_ACCESS = frozenset({Role.OWNER, Role.ADMIN, Role.ACCOUNTANT})

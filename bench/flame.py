@@ -22,10 +22,9 @@ AREAS = (
     ("jwt/", "pyjwt"),
     ("cryptography", "cryptography"),
     ("sqlalchemy/", "sqlalchemy"),
+    ("/app/schema/", "schema"),
+    ("/app/auth/", "auth"),
     ("/app/", "app"),
-    ("/schema/", "schema"),
-    ("/resolvers/", "resolvers"),
-    ("/auth/", "auth"),
 )
 
 

@@ -1,15 +1,15 @@
 """The gateway as the benchmark can vary it, to measure a lever (or its absence):
 
 - httpcore: httpx's own transport (httpcore, anyio, h11), the default before
-  app/clients/transport.py, under both downstream clients, through create_app's
-  `transports=` (app/clients/ unchanged);
+  app/downstream/transport.py, under both downstream clients, through create_app's
+  `transports=` (app/downstream/ unchanged);
 - syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
 - nosniffio: `import sniffio` fails, as on an install without it;
 - untuned: without app/gc_tuning.py's collector settings;
 - gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's;
 - loadsjson: downstream bodies parsed by `json.loads` then validated by `model_validate`,
-  as before app/clients/service.py validated them in one step (`model_validate_json`);
-- fullexecutor: every field through graphql-core's executor, without app/executor.py's
+  as before app/downstream/service.py validated them in one step (`model_validate_json`);
+- fullexecutor: every field through graphql-core's executor, without app/schema/executor.py's
   short path for plain leaf fields;
 - nolevels: invoice pages do not read their children for the whole page (each invoice's
   customer, payments and refunds are then loaded field by field, through the loaders).
@@ -27,8 +27,8 @@ from starlette.applications import Starlette
 
 from app import gc_tuning
 from app.main import create_app
-from app.resources import Transports
 from app.settings import load_settings
+from app.wiring import Transports
 
 VARIANTS = {
     "httpcore": ("BENCH_GATEWAY_TRANSPORT", "httpcore"),
@@ -63,8 +63,8 @@ def variant_environment(names: list[str]) -> dict[str, str]:
 
 
 def _sync_permissions() -> None:
-    from auth import policy
-    from schema.guards import FieldPolicy
+    from app.auth import policy
+    from app.schema.types.guards import FieldPolicy
 
     def has_permission(self: FieldPolicy, source: Any, info: Any, **kwargs: Any) -> bool:
         rule = policy.FIELD_RULES[(source.type_name, info.field_name)]
@@ -78,8 +78,8 @@ def _loads_json() -> None:
 
     from pydantic import ValidationError
 
-    from app.clients.errors import DownstreamInvalidResponseError
-    from app.clients.service import ServiceClient
+    from app.downstream.errors import DownstreamInvalidResponseError
+    from app.downstream.service import ServiceClient
 
     def parse(self: ServiceClient, answer: Any, model: Any) -> Any:
         try:
@@ -97,7 +97,7 @@ def _transports() -> Transports | None:
         return None
     import httpx
 
-    from app.clients.service import SERVICE_LIMITS
+    from app.downstream.service import SERVICE_LIMITS
 
     # What httpx.AsyncClient built for itself when build_http_client passed no transport.
     return {
@@ -117,14 +117,14 @@ def app_factory() -> Starlette:
     if os.environ.get("BENCH_GATEWAY_LOADS_JSON") == "1":
         _loads_json()
     if os.environ.get("BENCH_GATEWAY_NO_LEVELS") == "1":
-        import schema.nodes
+        import app.schema.types.nodes
 
-        # The name schema.nodes calls; replaced before any request is served.
-        setattr(schema.nodes, "invoice_children_wanted", lambda info: (False, False, False))  # noqa: B010
+        # The name app.schema.types.nodes calls; replaced before any request is served.
+        app.schema.types.nodes.invoice_children_wanted = lambda info: (False, False, False)  # noqa: B010
     if os.environ.get("BENCH_GATEWAY_FULL_EXECUTOR") == "1":
         from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-        from app.executor import LeanExecutor
+        from app.schema.executor import LeanExecutor
 
         LeanExecutor.execute_field = StrawberryGraphQLCoreExecutionContext.execute_field  # type: ignore[method-assign]
     threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import uvicorn
 
-from app.sandbox.idp import create_idp_app
-from auth.devkeys import load_or_create_private_key
+from sandbox.devkeys import load_or_create_private_key
+from sandbox.idp import create_idp_app
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,11 +20,11 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.sandbox.__main__ import Options, build_app
-from app.sandbox.common.auth import bearer_ok
-from app.sandbox.common.calls import ADMIN_PREFIX
-from app.sandbox.common.runtime import Service
-from app.sandbox.faults import FaultConfig
+from sandbox.__main__ import Options, build_app
+from sandbox.common.auth import bearer_ok
+from sandbox.common.calls import ADMIN_PREFIX
+from sandbox.common.runtime import Service
+from sandbox.faults import FaultConfig
 
 CacheKey = tuple[bytes, bytes, bytes]
 _CACHE_LIMIT = 10_000

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.sandbox.seed import GB_BUSINESS_ID, INVOICES, PAYMENTS, REFUNDS
+from sandbox.seed import GB_BUSINESS_ID, INVOICES, PAYMENTS, REFUNDS
 
 JSON = dict[str, Any]
 

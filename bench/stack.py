@@ -18,9 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from app.sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, IN_CUSTOMER_ID
-from auth.devkeys import load_or_create_private_key, mint_token
-from auth.principal import Role
+from app.auth.principal import Role
 from bench.load import stop_load
 from bench.procs import (
     HOST,
@@ -31,6 +29,8 @@ from bench.procs import (
     stopped_on_signals,
     wait_ready,
 )
+from sandbox.devkeys import load_or_create_private_key, mint_token
+from sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, IN_CUSTOMER_ID
 
 ISSUER = "https://id.bench.example/"
 AUDIENCE = "fintech-gateway"

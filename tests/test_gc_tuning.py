@@ -14,7 +14,7 @@ import pytest
 import app.main
 from app.gc_tuning import YOUNG_GENERATION_THRESHOLD
 from app.main import create_app
-from tests.gateway.conftest import gateway_settings
+from tests.e2e.conftest import gateway_settings
 
 
 @pytest.fixture

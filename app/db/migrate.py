@@ -13,15 +13,15 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import migrations
-
+# Alembic's scripts, beside this module (package data; nothing imports them).
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any fixed number: the lock only has to be the same for every gateway process.
 _MIGRATION_LOCK_ID = 0x6761746577617931
 
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 

@@ -18,7 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from app.ratelimit.addresses import IPNetwork, parse_networks
+from app.networks import IPNetwork, parse_networks
 from app.ratelimit.fallback import FallbackRateLimiter
 from app.ratelimit.limiter import Clock, Limit, RateLimiter
 from app.ratelimit.memory import InProcessRateLimiter

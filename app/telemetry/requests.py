@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from app.clients.observe import CallTally
+from app.downstream.observe import CallTally
 from app.telemetry.metrics import Metrics
 from app.telemetry.tracing import Tracing, traceparent_of
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auth.jwks import JwksCache
-from auth.verifier import JwtConfig, JwtVerifier
+from app.auth.jwks import JwksCache
+from app.auth.verifier import JwtConfig, JwtVerifier
 from tests.auth.fakes import FakeClock, FakeIdp, MakeVerifier
 from tests.auth.tokens import AUDIENCE, EC_KID, ISSUER, JWKS_URL, NOW, RSA_KID, ec_jwk, rsa_jwk
 

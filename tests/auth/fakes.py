@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from auth.verifier import JwtVerifier
+from app.auth.verifier import JwtVerifier
 from tests.auth.tokens import JWKS_URL
 
 MakeVerifier = Callable[..., JwtVerifier]

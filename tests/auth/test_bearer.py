@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auth.bearer import extract_bearer_token
-from auth.errors import AuthenticationError
+from app.auth.bearer import extract_bearer_token
+from app.auth.errors import AuthenticationError
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
 

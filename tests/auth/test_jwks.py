@@ -11,9 +11,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auth.errors import AuthenticationError, JwksUnavailableError
-from auth.jwks import JwksCache
-from auth.verifier import JwtVerifier
+from app.auth.errors import AuthenticationError, JwksUnavailableError
+from app.auth.jwks import JwksCache
+from app.auth.verifier import JwtVerifier
 from tests.auth.fakes import FakeClock, FakeIdp
 from tests.auth.tokens import (
     EC_KID,

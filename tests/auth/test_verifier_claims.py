@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from auth.errors import AuthenticationError
-from auth.principal import KNOWN_SCOPES, Role
-from auth.verifier import JwtVerifier
+from app.auth.errors import AuthenticationError
+from app.auth.principal import KNOWN_SCOPES, Role
+from app.auth.verifier import JwtVerifier
 from tests.auth.fakes import MakeVerifier
 from tests.auth.tokens import AUDIENCE, ISSUER, NOW, OMIT, claims, rs256_token
 

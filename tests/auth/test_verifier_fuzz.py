@@ -9,10 +9,10 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auth.errors import AuthenticationError
-from auth.jwks import JwksCache
-from auth.principal import Principal
-from auth.verifier import JwtConfig, JwtVerifier
+from app.auth.errors import AuthenticationError
+from app.auth.jwks import JwksCache
+from app.auth.principal import Principal
+from app.auth.verifier import JwtConfig, JwtVerifier
 from tests.auth.tokens import AUDIENCE, DEV_SECRET, ISSUER, JWKS_URL, b64url, hs256
 
 HS256_HEADER = b64url(b'{"alg":"HS256"}')

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from auth.errors import AuthenticationError
-from auth.principal import Principal, Role
-from auth.verifier import JwtConfig, JwtVerifier
+from app.auth.errors import AuthenticationError
+from app.auth.principal import Principal, Role
+from app.auth.verifier import JwtConfig, JwtVerifier
 from tests.auth.fakes import FakeIdp, MakeVerifier
 from tests.auth.tokens import (
     AUDIENCE,

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from app.sandbox.faults import FaultConfig
-from app.sandbox.invoicing import create_invoicing_app
-from app.sandbox.seed import GB_BUSINESS_ID, GB_CUSTOMER_ID
 from bench.sandbox_server import ResponseCache
+from sandbox.faults import FaultConfig
+from sandbox.invoicing import create_invoicing_app
+from sandbox.seed import GB_BUSINESS_ID, GB_CUSTOMER_ID
 
 TOKEN = "cache-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Mapping
 import pytest
 import pytest_asyncio
 
+from app.auth.principal import Role
 from app.db import migrate
 from app.db.engine import create_engine
-from app.sandbox.seed import GB_BUSINESS_ID
-from auth.devkeys import load_or_create_private_key, mint_token
-from auth.principal import Role
+from sandbox.devkeys import load_or_create_private_key, mint_token
+from sandbox.seed import GB_BUSINESS_ID
 from tests.browser.stack import (
     AUDIENCE,
     DEMO_SUBJECT,
@@ -23,8 +23,8 @@ from tests.browser.stack import (
     PAYMENTS_TOKEN,
     Stack,
 )
-from tests.saga.helpers import Sandbox
-from tests.saga.processes import (
+from tests.mutations.helpers import Sandbox
+from tests.mutations.processes import (
     Process,
     Processes,
     start_gateway,

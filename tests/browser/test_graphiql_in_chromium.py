@@ -15,9 +15,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import ConsoleMessage, Page, Request, async_playwright, expect
 
-from app.sandbox.seed import GB_BUSINESS_ID
-from auth.devkeys import mint_token
-from auth.principal import Role
+from app.auth.principal import Role
+from sandbox.devkeys import mint_token
+from sandbox.seed import GB_BUSINESS_ID
 from tests.browser.stack import (
     AUDIENCE,
     DEMO_SUBJECT,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.__main__ import main
+from app.cli import main
+from app.cli.manifest import update_manifest
 from app.persisted import document_hash
-from app.persisted.build import update_manifest
 from app.persisted.manifest import ManifestError, load_manifest, parse_manifest
 
 REPO = Path(__file__).resolve().parents[2]

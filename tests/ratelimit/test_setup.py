@@ -6,7 +6,7 @@ import asyncio
 
 from app.ratelimit.setup import REDIS_MAX_CONNECTIONS, open_rate_limits
 from tests.clock import FakeClock
-from tests.gateway.conftest import gateway_settings
+from tests.e2e.conftest import gateway_settings
 
 
 async def test_a_burst_larger_than_the_redis_pool_queues_instead_of_falling_back(

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.sandbox.invoicing import create_invoicing_app
-from app.sandbox.payments import create_payments_app
+from sandbox.invoicing import create_invoicing_app
+from sandbox.payments import create_payments_app
 from tests.sandbox.contract import ContractTransport
 
 TOKEN = "sandbox-test-token"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from app.sandbox.seed import BUSINESSES, CUSTOMERS, INVOICES, PAYMENTS, REFUNDS
+from sandbox.seed import BUSINESSES, CUSTOMERS, INVOICES, PAYMENTS, REFUNDS
 
 PAYMENT_METHODS: dict[str, dict[str, Any]] = {
     "pm_card_ok": {"type": "card", "brand": "visa", "last4": "4242", "upi_vpa": None},

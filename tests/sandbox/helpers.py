@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from app.sandbox.seed import GB_BUSINESS_ID, GB_CUSTOMER_ID, GB_OPEN_INVOICE_ID
+from sandbox.seed import GB_BUSINESS_ID, GB_CUSTOMER_ID, GB_OPEN_INVOICE_ID
 
 ACTOR = "user_alice"
 

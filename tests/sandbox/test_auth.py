@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.sandbox.seed import GB_OPEN_INVOICE_ID, SUCCEEDED_PAYMENT_ID
+from sandbox.seed import GB_OPEN_INVOICE_ID, SUCCEEDED_PAYMENT_ID
 from tests.sandbox.conftest import Apps
 from tests.sandbox.contract import Contract
 from tests.sandbox.helpers import assert_error

@@ -1,4 +1,4 @@
-"""The `python -m app.sandbox` entry point."""
+"""The `python -m sandbox` entry point."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from app.sandbox import __main__ as cli
-from app.sandbox.seed import GB_BUSINESS_ID, INVOICES
+from sandbox import __main__ as cli
+from sandbox.seed import GB_BUSINESS_ID, INVOICES
 from tests.sandbox.conftest import Apps, contract_client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def free_port() -> int:
 def test_the_module_serves_over_http() -> None:
     port = free_port()
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "app.sandbox", "payments", "--port", str(port), "--token", "t"],
+        [sys.executable, "-m", "sandbox", "payments", "--port", str(port), "--token", "t"],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.sandbox.seed import GB_OPEN_INVOICE_ID
+from sandbox.seed import GB_OPEN_INVOICE_ID
 from tests.sandbox.conftest import AUTH, Apps
 from tests.sandbox.contract import (
     Contract,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.sandbox.faults import FaultConfig
-from app.sandbox.seed import (
+from sandbox.faults import FaultConfig
+from sandbox.seed import (
     GB_BUSINESS_ID,
     GB_DRAFT_INVOICE_ID,
     GB_OPEN_INVOICE_ID,

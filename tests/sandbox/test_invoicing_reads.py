@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.sandbox.seed import (
+from sandbox.seed import (
     CUSTOMER_WITHOUT_CONTACT_ID,
     CUSTOMERS,
     GB_BUSINESS_ID,

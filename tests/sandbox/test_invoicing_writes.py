@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.sandbox.seed import (
+from sandbox.seed import (
     GB_BUSINESS_ID,
     GB_CUSTOMER_ID,
     GB_DRAFT_INVOICE_ID,

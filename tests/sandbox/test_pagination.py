@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.sandbox.seed import (
+from sandbox.seed import (
     CUSTOMERS,
     GB_BUSINESS_ID,
     IN_BUSINESS_ID,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.sandbox.seed import (
+from sandbox.seed import (
     FAILED_PAYMENT_ID,
     FULLY_REFUNDED_PAYMENT_ID,
     GB_BUSINESS_ID,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.sandbox.seed import GB_DRAFT_INVOICE_ID, GB_OPEN_INVOICE_ID, SUCCEEDED_PAYMENT_ID
+from sandbox.seed import GB_DRAFT_INVOICE_ID, GB_OPEN_INVOICE_ID, SUCCEEDED_PAYMENT_ID
 from tests.sandbox.helpers import assert_error, invalid_request, invoice_body, payment_body
 
 INVOICING_POSTS = [

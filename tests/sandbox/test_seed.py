@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.sandbox import seed
-from app.sandbox.seed.data import build
+from sandbox import seed
+from sandbox.seed.data import build
 from tests.sandbox import expected
 
 

@@ -19,8 +19,8 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from app.graphql import build_schema
-from app.schema_versioning import current_sdl
+from app.schema.build import build_schema
+from app.schema.versioning import current_sdl
 from tests.schema.documentation import (
     deprecated_without_reason,
     elements,

@@ -1,4 +1,4 @@
-"""app/executor.py's short path answers exactly as graphql-core's executor does.
+"""app/schema/executor.py's short path answers exactly as graphql-core's executor does.
 
 Every document here runs twice, once through LeanExecutor and once through Strawberry's
 own executor, and the whole answers (data, and errors with message, path and location)
@@ -21,8 +21,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
-from app.executor import LeanExecutor, takes_short_path
-from app.graphql import build_schema
+from app.schema.build import build_schema
+from app.schema.executor import LeanExecutor, takes_short_path
 
 
 @strawberry.enum

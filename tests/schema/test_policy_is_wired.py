@@ -1,5 +1,5 @@
 """The schema cannot forget a rule: every field that yields an object of a business has
-the ownership guard, and every field rule of auth/policy.py is wired (and nothing else
+the ownership guard, and every field rule of app/auth/policy.py is wired (and nothing else
 is). Documentation is checked in test_documentation.py."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from graphql import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.field import StrawberryField
 
-from app.graphql import build_schema
-from auth import policy
-from schema.guards import FieldPolicy, Owned
-from schema.nodes import Business, Invoice
-from schema.scalars import SCALARS
+from app.auth import policy
+from app.schema.build import build_schema
+from app.schema.types.guards import FieldPolicy, Owned
+from app.schema.types.nodes import Business, Invoice
+from app.schema.types.scalars import SCALARS
 
 # Every GraphQL type whose objects belong to one business, and the pages of them.
 OWNED_TYPES = {

@@ -21,8 +21,8 @@ from graphql import (
     print_ast,
 )
 
-from app.graphql import build_schema as build_gateway_schema
-from app.schema_versioning import current_sdl
+from app.schema.build import build_schema as build_gateway_schema
+from app.schema.versioning import current_sdl
 
 CONTRACTS = Path(
     os.environ.get("CONTRACTS_DIR", Path(__file__).parents[2].parent / "shared" / "contracts")

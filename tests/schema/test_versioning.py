@@ -1,4 +1,4 @@
-"""The public schema is versioned: schema/schema.graphql is the code's schema, and a
+"""The public schema is versioned: app/schema/schema.graphql is the code's schema, and a
 change that breaks it is refused unless acknowledged in the reviewed file. The checks
 are proven on synthetic schemas: a renamed field, a removed enum value, a new required
 argument; refused without an acknowledgement, accepted with one."""
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app import schema_versioning
-from app.__main__ import main
-from app.schema_versioning import (
+from app.cli import main
+from app.schema import versioning as schema_versioning
+from app.schema.versioning import (
     ACKNOWLEDGED_FILE,
     SCHEMA_FILE,
     acknowledged,
@@ -138,7 +138,7 @@ def test_comments_and_blank_lines_acknowledge_nothing() -> None:
 
 
 def _repository(tmp_path: Path, committed: str, acknowledgements: str | None = None) -> Path:
-    (tmp_path / "schema").mkdir()
+    (tmp_path / SCHEMA_FILE).parent.mkdir(parents=True)
     (tmp_path / SCHEMA_FILE).write_text(committed)
     if acknowledgements is not None:
         (tmp_path / ACKNOWLEDGED_FILE).write_text(acknowledgements)
@@ -189,7 +189,7 @@ def test_a_committed_file_that_is_not_sdl_is_reported_and_not_overwritten(
 
 
 def test_a_missing_schema_file_is_written_fresh_and_checked_as_missing(tmp_path: Path) -> None:
-    (tmp_path / "schema").mkdir()
+    (tmp_path / SCHEMA_FILE).parent.mkdir(parents=True)
 
     assert check_schema(tmp_path) == [f"{SCHEMA_FILE} is missing; run `make schema`"]
     assert write_schema(tmp_path) == []
@@ -199,7 +199,7 @@ def test_a_missing_schema_file_is_written_fresh_and_checked_as_missing(tmp_path:
 def test_the_command_prints_writes_and_checks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "schema").mkdir()
+    (tmp_path / SCHEMA_FILE).parent.mkdir(parents=True)
 
     assert main(["schema"]) == 0
     assert capsys.readouterr().out == current_sdl()

@@ -1,0 +1,117 @@
+"""Whether a request may run, and what it runs: decided before anything is executed.
+
+In order: an address that has used up its budget of failed authentications is refused
+before its token is even checked (so guessing tokens is limited, at the budget's pace);
+a failed authentication is charged to the address; an authenticated request is read,
+its persisted query resolved, weighed, and charged to its token's subject. A request
+over budget gets HTTP 429 with Retry-After and RATE_LIMITED, and nothing else happens.
+Every authenticated request costs at least one token, refused ones included, so a
+client cannot probe or flood for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from strawberry.http import GraphQLRequestData
+
+from app.auth.principal import Principal
+from app.http.view import GatewayView
+from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
+from app.ratelimit.addresses import address_key, client_address
+from app.ratelimit.limiter import Decision
+from app.ratelimit.setup import RateLimits
+
+logger = logging.getLogger(__name__)
+
+# (document, operation name, variables) -> tokens: app/schema/limits/weigh.py's CostWeigher.
+Weigher = Callable[[str, str | None, Mapping[str, Any] | None], int]
+
+
+def rate_limited(decision: Decision) -> JSONResponse:
+    seconds = decision.retry_after_header
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"Too many requests; retry in {seconds} seconds.",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": seconds},
+                }
+            ]
+        },
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+class Admission:
+    def __init__(self, limits: RateLimits, persisted: PersistedQueries, weigh: Weigher) -> None:
+        self._limits = limits
+        self._persisted = persisted
+        self._weigh = weigh
+
+    def address_of(self, request: Request) -> str:
+        peer = request.client.host if request.client else None
+        forwarded = request.headers.getlist("x-forwarded-for")
+        return address_key(client_address(peer, forwarded, self._limits.trusted_proxies))
+
+    async def before_authentication(self, address: str) -> Response | None:
+        return self._refusal("address", await self._limits.address.peek(address))
+
+    async def authentication_failed(self, address: str) -> Response | None:
+        return self._refusal("address", await self._limits.address.acquire(address, 1))
+
+    async def admit(
+        self, request: Request, view: GatewayView, principal: Principal
+    ) -> Response | None:
+        """None when the request may run (the view then runs what was admitted). A batch
+        (when batching is on) is admitted whole or not at all, and weighs its sum."""
+        weight = 1
+        resolved: list[Resolved] = []
+        refusal: Response | None = None
+        try:
+            data = await view.read_request(request)
+        except HTTPException as exc:
+            refusal = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        else:
+            items = data if isinstance(data, list) else [data]
+            client = request.headers.get(CLIENT_HEADER)
+            admitted: list[GraphQLRequestData] = []
+            for item in items:
+                outcome = self._persisted.resolve(item.query, item.extensions, client)
+                if isinstance(outcome, Refusal):
+                    refusal = JSONResponse(outcome.body(), status_code=outcome.status)
+                    break
+                resolved.append(outcome)
+                admitted.append(dataclasses.replace(item, query=outcome.document))
+            else:
+                weight = max(1, sum(self._weight_of(item) for item in admitted))
+                view.admit(request, admitted if isinstance(data, list) else admitted[0])
+        decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
+        if (limited := self._refusal("principal", decision)) is not None:
+            return limited
+        if refusal is None:
+            for outcome in resolved:
+                self._persisted.remember(outcome)
+        return refusal
+
+    def _weight_of(self, item: GraphQLRequestData) -> int:
+        if item.query is None:
+            return 1
+        return self._weigh(item.query, item.operation_name, item.variables)
+
+    def _refusal(self, limiter: str, decision: Decision) -> Response | None:
+        if decision.allowed:
+            return None
+        self._limits.stats.request_rejected(limiter)
+        logger.info(
+            "rate limited",
+            extra={"limiter": limiter, "retry_after": decision.retry_after_seconds},
+        )
+        return rate_limited(decision)

@@ -1,0 +1,180 @@
+"""The /graphql endpoint: authenticate first, then hand the request to Strawberry.
+
+Authentication happens here, before Strawberry sees the request, so that a missing or
+invalid token is answered with HTTP 401 and nothing is parsed or executed. Admission
+(app/http/admission.py: rate limits, persisted queries) decides before anything runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from app.auth.bearer import extract_bearer_token
+from app.auth.errors import AuthenticationError, JwksUnavailableError
+from app.deadline import Deadline
+from app.http.admission import Admission
+from app.http.graphiql.site import GraphiQLSite
+from app.http.refusal import refusal
+from app.http.request_id import request_id_of, valid_traceparent
+from app.http.view import GatewayView
+from app.schema.build import build_schema
+from app.schema.limits.config import Limits
+from app.schema.limits.extension import DocumentChecks
+from app.schema.limits.weigh import CostWeigher
+from app.telemetry.requests import (
+    CLIENT_CLOSED_REQUEST,
+    RequestRecord,
+    finish_request,
+    start_request,
+)
+from app.wiring import ResourceHolder, build_context
+
+logger = logging.getLogger(__name__)
+# Time for the answer to be written after the last downstream call gave up.
+_GRACE_SECONDS = 0.25
+
+UNAUTHENTICATED_BODY = {
+    "errors": [
+        {
+            "message": "Authentication required: missing or invalid access token.",
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+    ]
+}
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        holder: ResourceHolder,
+        *,
+        graphiql: GraphiQLSite | None,
+        limits: Limits | None = None,
+        hide_suggestions: bool = True,
+    ) -> None:
+        self._holder = holder
+        self._graphiql = graphiql
+        limits = limits or Limits()
+        checks = DocumentChecks(limits, hide_suggestions=hide_suggestions)
+        schema = build_schema(limits, hide_suggestions=hide_suggestions, checks=checks)
+        # Rate limits charge a request its cost, from the checks execution reuses.
+        self._weigh = CostWeigher(schema._schema, checks, limits.max_cost)
+        self._view = GatewayView(
+            schema,
+            # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
+            graphql_ide=None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        view = self._view
+        if view.should_render_graphql_ide(view.request_adapter_class(request)):
+            if self._graphiql is not None:
+                response = self._graphiql.page()
+            else:
+                response = PlainTextResponse("Not Found", status_code=404)
+            await response(scope, receive, send)
+            return
+        if request.method != "POST":
+            # GET only ever serves GraphiQL: no operation, least of all a mutation, runs
+            # from a URL (which logs, caches and links keep).
+            response = refusal(
+                405, "METHOD_NOT_ALLOWED", "Send GraphQL requests with POST.", Allow="POST"
+            )
+            await response(scope, receive, send)
+            return
+        resources = self._holder.resources
+        record = start_request(
+            request_id_of(scope),
+            resources.tracing,
+            valid_traceparent(request.headers.get("traceparent")),
+        )
+        status = CLIENT_CLOSED_REQUEST
+        try:
+            response = await self._handle(request, record)
+            status = response.status_code
+        finally:
+            # Also for a request cancelled under it: it happened, and took time.
+            finish_request(record, resources.metrics, status)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request, record: RequestRecord) -> Response:
+        view = self._view
+        resources = self._holder.resources
+        budget = resources.settings.request_timeout_seconds
+        deadline = Deadline(budget)
+        admission = Admission(resources.rate_limits, resources.persisted_queries, self._weigh)
+        address = admission.address_of(request)
+        if (limited := await admission.before_authentication(address)) is not None:
+            return limited
+        try:
+            token = extract_bearer_token(request.headers.get("authorization"))
+            principal = await resources.verifier.verify(token)
+            record.subject = principal.subject
+        except AuthenticationError as exc:
+            logger.info("authentication failed", extra={"reason": exc.reason})
+            if (limited := await admission.authentication_failed(address)) is not None:
+                return limited
+            return JSONResponse(
+                UNAUTHENTICATED_BODY,
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        except JwksUnavailableError:
+            logger.warning("identity provider keys unavailable")
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": "Authentication is temporarily unavailable; retry shortly.",
+                            "extensions": {"code": "AUTHENTICATION_UNAVAILABLE"},
+                        }
+                    ]
+                },
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        if (refused := await admission.admit(request, view, principal)) is not None:
+            return refused
+        sub_response = await view.get_sub_response(request)
+        context = build_context(
+            request,
+            sub_response,
+            resources,
+            principal,
+            request_id_of(request.scope),
+            resources.today,
+            deadline,
+            record,
+        )
+        try:
+            # Downstream calls already stop at the deadline; this net catches anything
+            # else that would hold the answer (a slow database, a stuck resolver).
+            async with asyncio.timeout(deadline.remaining() + _GRACE_SECONDS):
+                return await view.run(request, context=context)
+        except TimeoutError:
+            logger.error("request exceeded its time budget", extra={"budget": budget})
+            record.error_codes.append("TIMEOUT")
+            record.has_data = False
+            return JSONResponse(
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "The request took too long; retry shortly.",
+                            "extensions": {"code": "TIMEOUT"},
+                        }
+                    ],
+                }
+            )
+        except HTTPException as exc:
+            # Strawberry's own transport refusals (bad JSON, wrong method for a mutation).
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)

@@ -1,0 +1,111 @@
+"""/healthz: the process answers. /readyz: the database and both downstream services
+answer, checked concurrently with a short timeout; 503 with the failing parts otherwise.
+Reasons are coarse on purpose: no URLs, hosts or error texts leave the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from app.wiring import ResourceHolder
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+# An id that matches the contract's pattern but names nothing: the service must answer
+# 200 with an empty list, which proves it is up and accepts our service token.
+_PROBE_BUSINESS_ID = "biz_readinessprobe"
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+class Readiness:
+    """The checks run at most once per READINESS_CACHE_SECONDS however many probes
+    arrive (and concurrent probes share one run): a fleet of load balancers polling
+    every replica must not become load on the services it is checking."""
+
+    def __init__(self, holder: ResourceHolder, clock: Callable[[], float] = time.monotonic) -> None:
+        self._holder = holder
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._cached: tuple[float, dict[str, str]] | None = None
+
+    async def endpoint(self, _request: Request) -> JSONResponse:
+        resources = self._holder.resources
+        checks = await self._checks(resources.settings.readiness_cache_seconds)
+        ready = all(result == "ok" for result in checks.values())
+        return JSONResponse(
+            {
+                "status": "ready" if ready else "unavailable",
+                "checks": checks,
+                # What calls meet right now; an open circuit heals by itself, so it is
+                # shown, not held against readiness (the checks above probe directly).
+                "circuits": {
+                    channel.name: channel.breaker.state.value
+                    for channel in (resources.invoicing, resources.payments)
+                },
+            },
+            status_code=200 if ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _checks(self, ttl: float) -> dict[str, str]:
+        async with self._lock:
+            if self._cached is not None and self._clock() - self._cached[0] < ttl:
+                return self._cached[1]
+            checks = await self._run_checks()
+            self._cached = (self._clock(), checks)
+            return checks
+
+    async def _run_checks(self) -> dict[str, str]:
+        resources = self._holder.resources
+        names = ("database", "invoicing", "payments")
+        results = await asyncio.gather(
+            self._check_database(),
+            self._check_service(
+                resources.invoicing.http, "/v1/businesses", {"ids": _PROBE_BUSINESS_ID}
+            ),
+            self._check_service(
+                resources.payments.http, "/v1/balances", {"business_ids": _PROBE_BUSINESS_ID}
+            ),
+        )
+        checks = dict(zip(names, results, strict=True))
+        if any(result != "ok" for result in results):
+            logger.warning("not ready", extra={"checks": checks})
+        return checks
+
+    async def _check_database(self) -> str:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                async with self._holder.resources.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except TimeoutError:
+            return "timeout"
+        except (SQLAlchemyError, OSError) as exc:
+            # asyncpg's refused connection surfaces as a bare OSError.
+            logger.warning("database not ready: %s", type(exc).__name__)
+            return "unreachable"
+        return "ok"
+
+    async def _check_service(
+        self, client: httpx.AsyncClient, path: str, params: dict[str, str]
+    ) -> str:
+        try:
+            response = await client.get(path, params=params, timeout=CHECK_TIMEOUT_SECONDS)
+        except httpx.TimeoutException:
+            return "timeout"
+        except httpx.HTTPError:
+            return "unreachable"
+        if response.status_code == 401:
+            return "service token refused"
+        return "ok" if response.status_code == 200 else f"answered {response.status_code}"

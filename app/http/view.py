@@ -1,0 +1,98 @@
+"""Strawberry's ASGI view, told what to run instead of reading the body itself.
+
+The endpoint reads the request once (`read_request`), decides what may run (persisted
+queries, rate limits: app/http/admission.py) and leaves the result in the request's scope;
+the view's own body parsing then returns exactly that. A request that did not go
+through admission has nothing there and is refused: nothing runs unadmitted.
+
+The body's shape is checked as it is decoded. Strawberry trusts it in places: a JSON
+body that is not an object, a batch item that is not one, a non-string `operationName`
+or a body nested too deeply for Python's JSON decoder would each surface as an
+unhandled exception (HTTP 500). Here each is a 400 naming the problem. The body has
+passed BodySizeLimit and JsonBodiesOnly (app/http/).
+"""
+
+from __future__ import annotations
+
+import json
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
+from starlette.requests import Request
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+
+from app.schema.resolvers.context import Context
+
+_ADMITTED = "gateway.admitted_request"
+_OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
+    "query": (str,),
+    "operationName": (str,),
+    "variables": (dict,),
+    "extensions": (dict,),
+}
+Admitted = GraphQLRequestData | list[GraphQLRequestData]
+
+
+def request_problem(body: object, *, max_batch: int) -> str | None:
+    """Why `body` is not a GraphQL request (or, when batching is on, a batch), or None."""
+    if isinstance(body, list):
+        if max_batch == 0:
+            return "Batching is not enabled"
+        if not 1 <= len(body) <= max_batch:
+            return f"A batch holds 1 to {max_batch} operations."
+        problems = (_operation_problem(item) for item in body)
+        return next((problem for problem in problems if problem), None)
+    return _operation_problem(body)
+
+
+def _operation_problem(item: object) -> str | None:
+    if not isinstance(item, dict):
+        return "A GraphQL request is a JSON object."
+    for key, types in _OPTIONAL_TYPES.items():
+        value = item.get(key)
+        if value is not None and not isinstance(value, types):
+            expected = "a string" if types == (str,) else "an object"
+            return f"`{key}` must be {expected} or null."
+    return None
+
+
+class AdmittedRequestAdapter(StarletteRequestAdapter):
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        admitted = request.scope.get(_ADMITTED)
+        self.admitted: Admitted | None = (
+            admitted if isinstance(admitted, GraphQLRequestData | list) else None
+        )
+
+
+class GatewayView(GraphQL[Context, None]):
+    request_adapter_class = AdmittedRequestAdapter
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            body = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, "The request body is nested too deeply.") from None
+        config = self.schema.config.batching_config
+        problem = request_problem(body, max_batch=config["max_operations"] if config else 0)
+        if problem is not None:
+            raise HTTPException(400, problem)
+        return body
+
+    async def read_request(self, request: Request) -> Admitted:
+        """The request's GraphQL parameters (a list for a batch, when batching is on) as
+        Strawberry reads them, or HTTPException."""
+        # Strawberry's own refusals (bad JSON, content type, shapes) are HTTPException.
+        return await super().parse_http_body(StarletteRequestAdapter(request))
+
+    @staticmethod
+    def admit(request: Request, data: Admitted) -> None:
+        request.scope[_ADMITTED] = data
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        admitted = request.admitted if isinstance(request, AdmittedRequestAdapter) else None
+        if admitted is None:
+            raise HTTPException(400, "Request not admitted")
+        return admitted

@@ -1,0 +1,64 @@
+"""What a mutation answers, in a form the idempotency store keeps and replays: the
+downstream objects themselves (not a rendering), so a retry that selects other fields
+still gets the same payment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.downstream import models
+
+_MODELS: dict[str, type[models.ContractModel]] = {
+    "customer": models.Customer,
+    "invoice": models.Invoice,
+    "payment": models.Payment,
+    "refund": models.Refund,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UserProblem:
+    code: str
+    message: str
+    field: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    objects: dict[str, models.ContractModel] = field(default_factory=dict)
+    problems: list[UserProblem] = field(default_factory=list)
+    replayed: bool = False
+
+    def to_result(self) -> dict[str, Any]:
+        return {
+            "objects": {name: obj.model_dump(mode="json") for name, obj in self.objects.items()},
+            "userErrors": [
+                {"code": p.code, "message": p.message, "field": list(p.field) if p.field else None}
+                for p in self.problems
+            ],
+        }
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> Outcome:
+        return cls(
+            objects={
+                name: _MODELS[name].model_validate(data)
+                for name, data in result.get("objects", {}).items()
+            },
+            problems=[
+                UserProblem(p["code"], p["message"], tuple(p["field"]) if p["field"] else None)
+                for p in result.get("userErrors", [])
+            ],
+            replayed=True,
+        )
+
+
+def problem(code: str, message: str, *field: str) -> Outcome:
+    return Outcome(problems=[UserProblem(code, message, tuple(field) or None)])
+
+
+UNAVAILABLE_MESSAGE = (
+    "A service needed for this is unavailable; nothing is lost. Retry with the same "
+    "idempotency key."
+)

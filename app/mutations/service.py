@@ -1,0 +1,405 @@
+"""The six mutations, each run through an idempotency key.
+
+Order, for every mutation: the input was validated by the caller (nothing stored or sent
+for bad input); the key is claimed (a reused, busy or finished key is answered from the
+store, with nothing sent downstream); ownership, role and scope are checked (a refusal
+forgets the key: nothing happened); then the one downstream write, or the payInvoice
+saga. A definitive outcome is stored and replayed; an unknown one (timeout, 5xx) keeps
+the key's recovery point so that a retry resumes with the same downstream key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from app.auth import policy
+from app.auth.principal import Principal
+from app.downstream import models
+from app.downstream.errors import DownstreamError, DownstreamRejectedError
+from app.downstream.invoicing import InvoicingWrites
+from app.downstream.payments import PaymentsWrites
+from app.idempotency.keys import KeyScope, downstream_key, fingerprint
+from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
+from app.mutations import inputs
+from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, problem
+from app.mutations.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
+from app.outbox.store import OutboxStore
+from app.reads.service import ReadService
+
+logger = logging.getLogger("gateway.mutations")
+
+Build = Callable[[], Awaitable[dict[str, Any] | Outcome]]
+Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
+
+# Downstream 409 codes that are the caller's business outcome, stored and replayed.
+_BUSINESS_CODES = {
+    "invalid_state": "INVALID_STATE",
+    "amount_exceeds_due": "AMOUNT_EXCEEDS_DUE",
+    "amount_exceeds_refundable": "AMOUNT_EXCEEDS_REFUNDABLE",
+    "currency_mismatch": "CURRENCY_MISMATCH",
+}
+
+
+class MutationService:
+    def __init__(
+        self,
+        principal: Principal,
+        reads: ReadService,
+        store: IdempotencyStore,
+        outbox: OutboxStore,
+        invoicing: InvoicingWrites,
+        payments: PaymentsWrites,
+        relay_grace: timedelta = RELAY_GRACE,
+    ) -> None:
+        self._principal = principal
+        self._reads = reads
+        self._store = store
+        self._invoicing = invoicing
+        self._payments = payments
+        self._saga = PayInvoiceSaga(store, outbox, invoicing, payments, relay_grace=relay_grace)
+
+    # -- the mutations ----------------------------------------------------------------
+
+    async def create_customer(self, command: inputs.CreateCustomer) -> Outcome:
+        async def build() -> dict[str, Any] | Outcome:
+            refusal = self._authorize("createCustomer", command.business_id, "businessId")
+            if refusal:
+                return refusal
+            return {
+                "body": {
+                    "business_id": command.business_id,
+                    "name": command.name,
+                    "email": command.email,
+                    "phone": command.phone,
+                }
+            }
+
+        async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
+            customer, _ = await self._invoicing.create_customer(
+                state["body"], key=_key(lease, "create_customer")
+            )
+            _expect(customer.business_id == command.business_id, "invoicing")
+            return Outcome(objects={"customer": customer})
+
+        return await self._single_step("createCustomer", command, build, send, "businessId")
+
+    async def create_invoice(self, command: inputs.CreateInvoice) -> Outcome:
+        async def build() -> dict[str, Any] | Outcome:
+            refusal = self._authorize("createInvoice", command.business_id, "businessId")
+            if refusal:
+                return refusal
+            customer = await self._reads.customer(command.customer_id)
+            # Another business's customer is answered exactly like a missing one.
+            if customer is None or customer.business_id != command.business_id:
+                return problem("NOT_FOUND", "Not found.", "input", "customerId")
+            return {
+                "body": {
+                    "business_id": command.business_id,
+                    "customer_id": command.customer_id,
+                    "currency": command.currency,
+                    "due_date": command.due_date.isoformat(),
+                    "tax_rate_bps": command.tax_rate_bps,
+                    "lines": [
+                        {
+                            "description": line.description,
+                            "quantity": line.quantity,
+                            "unit_amount": line.unit_amount_minor,
+                        }
+                        for line in command.lines
+                    ],
+                }
+            }
+
+        async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
+            invoice, _ = await self._invoicing.create_invoice(
+                state["body"], key=_key(lease, "create_invoice")
+            )
+            _expect(invoice.business_id == command.business_id, "invoicing")
+            return Outcome(objects={"invoice": invoice})
+
+        return await self._single_step("createInvoice", command, build, send, "customerId")
+
+    async def finalize_invoice(self, command: inputs.FinalizeInvoice) -> Outcome:
+        return await self._invoice_transition("finalizeInvoice", command.invoice_id, command)
+
+    async def void_invoice(self, command: inputs.VoidInvoice) -> Outcome:
+        return await self._invoice_transition("voidInvoice", command.invoice_id, command)
+
+    async def refund_payment(self, command: inputs.RefundPayment) -> Outcome:
+        async def build() -> dict[str, Any] | Outcome:
+            payment = await self._reads.payment(command.payment_id)
+            if payment is None:
+                return problem("NOT_FOUND", "Not found.", "input", "paymentId")
+            refusal = self._authorize("refundPayment", payment.business_id, "paymentId")
+            if refusal:
+                return refusal
+            refusal = _refund_refusal(payment, command.amount)
+            if refusal:
+                refusal.objects["payment"] = payment
+                return refusal
+            refundable = payment.amount - payment.amount_refunded
+            amount = command.amount.minor if command.amount else refundable
+            return {
+                "payment_id": payment.id,
+                "body": {"amount": amount, "reason": command.reason},
+            }
+
+        async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
+            refund, _ = await self._payments.refund(
+                state["payment_id"], state["body"], key=_key(lease, "refund")
+            )
+            _expect(refund.payment_id == state["payment_id"], "payments")
+            payment = await self._payments.get_payment(state["payment_id"])
+            objects: dict[str, models.ContractModel] = {"refund": refund}
+            if payment is not None:
+                objects["payment"] = payment
+            return Outcome(objects=objects)
+
+        return await self._single_step("refundPayment", command, build, send, "paymentId")
+
+    async def pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
+        claim = await self._claim("payInvoice", command)
+        if isinstance(claim, Outcome):
+            return claim
+        lease, point, state = claim
+        try:
+            invoice = await self._reads.invoice(command.invoice_id)
+            if invoice is None:
+                refusal: Outcome | None = problem("NOT_FOUND", "Not found.", "input", "invoiceId")
+            else:
+                refusal = self._authorize("payInvoice", invoice.business_id, "invoiceId")
+            if refusal or invoice is None:
+                return await self._refused(
+                    lease, point, refusal or problem("NOT_FOUND", "Not found.")
+                )
+            if point == "claimed":
+                plan = PayPlan(
+                    invoice_id=invoice.id,
+                    business_id=invoice.business_id,
+                    amount_minor=command.amount.minor if command.amount else None,
+                    currency=command.amount.currency if command.amount else None,
+                    payment_method=command.payment_method,
+                )
+                return await self._saga.start(lease, plan, self._principal.subject)
+            return await self._saga.resume(lease, point, state)
+        except PaymentBusyError:
+            await self._store.forget(lease)
+            return problem(
+                "PAYMENT_IN_PROGRESS",
+                "Another payment for this invoice is in progress; retry shortly.",
+                "input",
+                "invoiceId",
+            )
+        except LeaseLostError:
+            return _taken_over()
+        except DownstreamError as exc:
+            # Only reads fail here (the saga handles its own writes): nothing was done.
+            logger.warning("payInvoice could not read the invoice", extra={"detail": exc.detail})
+            await self._store.release(lease)
+            return problem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)
+        except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
+            await self._store.release(lease)
+            raise
+
+    # -- the shared machinery ---------------------------------------------------------
+
+    async def _invoice_transition(
+        self, operation: str, invoice_id: str, command: inputs.FinalizeInvoice | inputs.VoidInvoice
+    ) -> Outcome:
+        step = "finalize" if operation == "finalizeInvoice" else "void"
+
+        async def build() -> dict[str, Any] | Outcome:
+            invoice = await self._reads.invoice(invoice_id)
+            if invoice is None:
+                return problem("NOT_FOUND", "Not found.", "input", "invoiceId")
+            return self._authorize(operation, invoice.business_id, "invoiceId") or {
+                "invoice_id": invoice.id,
+                "business_id": invoice.business_id,
+            }
+
+        async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
+            transition = (
+                self._invoicing.finalize_invoice
+                if step == "finalize"
+                else self._invoicing.void_invoice
+            )
+            invoice, _ = await transition(state["invoice_id"], key=_key(lease, step))
+            _expect(
+                invoice.id == state["invoice_id"] and invoice.business_id == state["business_id"],
+                "invoicing",
+            )
+            return Outcome(objects={"invoice": invoice})
+
+        return await self._single_step(operation, command, build, send, "invoiceId")
+
+    async def _claim(
+        self, operation: str, command: Any
+    ) -> tuple[Lease, str, dict[str, Any]] | Outcome:
+        scope = KeyScope(self._principal.issuer, self._principal.subject, operation)
+        claim = await self._store.claim(
+            scope, command.idempotency_key, fingerprint(command.fingerprint_data())
+        )
+        if claim.outcome is ClaimOutcome.REUSED:
+            return problem(
+                "IDEMPOTENCY_KEY_REUSED",
+                "This idempotency key was already used with different input.",
+                "input",
+                "idempotencyKey",
+            )
+        if claim.outcome is ClaimOutcome.IN_USE:
+            return problem(
+                "IDEMPOTENCY_KEY_IN_USE",
+                "A request with this idempotency key is still running; retry shortly.",
+                "input",
+                "idempotencyKey",
+            )
+        if claim.outcome is ClaimOutcome.REPLAY:
+            replay = Outcome.from_result(claim.result or {})
+            # The caller may have lost the business since: the stored objects are then
+            # answered exactly like missing ones.
+            owners = {getattr(obj, "business_id", None) for obj in replay.objects.values()}
+            if any(o is None or not policy.admits(self._principal, o) for o in owners):
+                return problem("NOT_FOUND", "Not found.")
+            return replay
+        assert claim.lease is not None  # noqa: S101 - NEW and RESUMED carry one
+        return claim.lease, claim.recovery_point or "claimed", claim.state or {}
+
+    async def _single_step(
+        self, operation: str, command: Any, build: Build, send: Send, id_field: str
+    ) -> Outcome:
+        claim = await self._claim(operation, command)
+        if isinstance(claim, Outcome):
+            return claim
+        lease, point, state = claim
+        try:
+            if point == "claimed":
+                prepared = await build()
+                if isinstance(prepared, Outcome):
+                    return await self._refused(lease, point, prepared)
+                state = prepared
+                async with self._store.transaction() as connection:
+                    await self._store.record_step(connection, lease, "sending", state)
+            try:
+                outcome = await send(lease, state)
+            except DownstreamRejectedError as exc:
+                rejected = _rejection(exc, id_field)
+                if rejected is None:
+                    raise
+                outcome = rejected
+            async with self._store.transaction() as connection:
+                await self._store.complete(connection, lease, outcome.to_result())
+            return outcome
+        except LeaseLostError:
+            return _taken_over()
+        except DownstreamError as exc:
+            logger.warning(
+                "mutation paused on an unknown outcome",
+                extra={"operation": operation, "detail": exc.detail},
+            )
+            await self._store.release(lease)
+            return problem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)
+        except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
+            await self._store.release(lease)
+            raise
+
+    async def _refused(self, lease: Lease, point: str, refusal: Outcome) -> Outcome:
+        """Refused before anything was sent: forget the key, nothing happened. A business
+        refusal (invalid state, amounts) is a definitive outcome and is stored."""
+        codes = {p.code for p in refusal.problems}
+        if codes & {"NOT_FOUND", "FORBIDDEN"}:
+            if point == "claimed":
+                await self._store.forget(lease)
+            else:
+                await self._store.release(lease)
+            return refusal
+        async with self._store.transaction() as connection:
+            await self._store.complete(connection, lease, refusal.to_result())
+        return refusal
+
+    def _authorize(self, operation: str, business_id: str, field: str) -> Outcome | None:
+        denial = policy.check(self._principal, business_id, policy.MUTATION_RULES[operation])
+        if denial is None:
+            return None
+        if denial is policy.Denial.NOT_MEMBER:
+            return problem("NOT_FOUND", "Not found.", "input", field)
+        return problem(
+            "FORBIDDEN", "Your role or token scope does not allow this action.", "input", field
+        )
+
+
+def _taken_over() -> Outcome:
+    """This request stalled past its lease and another (a retry or the relay) took the
+    key over: that one finishes the work, with the same downstream keys."""
+    return problem(
+        "IDEMPOTENCY_KEY_IN_USE",
+        "Another request with this idempotency key took over; retry shortly with the same key.",
+        "input",
+        "idempotencyKey",
+    )
+
+
+def _key(lease: Lease, step: str) -> str:
+    return downstream_key(lease.scope_digest, lease.key, step)
+
+
+def _expect(condition: bool, service: str) -> None:
+    if not condition:
+        from app.downstream.errors import DownstreamInvalidResponseError
+
+        raise DownstreamInvalidResponseError(service, "write answer does not match the request")
+
+
+def _rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
+    """A definitive refusal in the caller's terms, at the input naming the object it is
+    about; None for what is not definitive."""
+    if exc.code in _BUSINESS_CODES:
+        return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
+    if exc.status == 404 or exc.code == "customer_business_mismatch":
+        return problem("NOT_FOUND", "Not found.", "input", id_field)
+    if exc.status == 400 and exc.code == "invalid_request":
+        return problem("INVALID_INPUT", "The request was refused as invalid.", "input")
+    # idempotency_key_in_use is retryable; idempotency_key_reused would mean our derived
+    # key met another body: not the caller's fault, and not to be stored.
+    if exc.code == "idempotency_key_reused":
+        logger.error("derived downstream key reused with another body", extra={"code": exc.code})
+    return None
+
+
+_MESSAGES = {
+    "invalid_state": "The object is not in a state that allows this.",
+    "amount_exceeds_due": "The amount is more than the invoice's amount due.",
+    "amount_exceeds_refundable": "The amount is more than what is left to refund.",
+    "currency_mismatch": "The currency does not match.",
+}
+
+
+def _refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outcome | None:
+    if payment.status != "succeeded":
+        return problem(
+            "INVALID_STATE", "Only a succeeded payment can be refunded.", "input", "paymentId"
+        )
+    refundable = payment.amount - payment.amount_refunded
+    if refundable <= 0:
+        return problem(
+            "AMOUNT_EXCEEDS_REFUNDABLE", "This payment is refunded in full.", "input", "paymentId"
+        )
+    if amount is not None and amount.currency != payment.currency:
+        return problem(
+            "CURRENCY_MISMATCH",
+            f"The payment is in {payment.currency}.",
+            "input",
+            "amount",
+            "currency",
+        )
+    if amount is not None and amount.minor > refundable:
+        return problem(
+            "AMOUNT_EXCEEDS_REFUNDABLE",
+            "The amount is more than what is left to refund.",
+            "input",
+            "amount",
+            "amount",
+        )
+    return None

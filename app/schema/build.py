@@ -1,0 +1,71 @@
+"""The public GraphQL schema, built once per app: types, resolvers, the lean executor and
+the extensions (document limits, error wording, error cap). No HTTP here, so tools (the
+schema CLI, the manifest builder, tests) build it without importing the endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from app.schema.error_policy import ErrorPolicy
+from app.schema.executor import LeanExecutor
+from app.schema.limits.config import Limits
+from app.schema.limits.error_cap import ErrorCap
+from app.schema.limits.extension import DocumentChecks, DocumentLimits
+from app.schema.resolvers.mutation import Mutation
+from app.schema.resolvers.query import Query
+from app.schema.types.nodes import Business, Customer, Invoice, Payment, Refund
+from app.schema.types.scalars import SCALARS
+
+
+class GatewaySchema(strawberry.Schema):
+    hide_suggestions = True
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Variables are coerced at execution, whose errors would otherwise suggest enum
+        # values ("Did you mean ...?"); validation hides them in DocumentChecks.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorPolicy logs what deserves it (unexpected errors, with traceback); the
+        # default would log every NOT_FOUND and FORBIDDEN with a stack trace.
+        return
+
+
+def build_schema(
+    limits: Limits | None = None,
+    *,
+    hide_suggestions: bool = True,
+    checks: DocumentChecks | None = None,
+) -> GatewaySchema:
+    limits = limits or Limits()
+    checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
+    schema = GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Business, Customer, Invoice, Payment, Refund],
+        execution_context_class=LeanExecutor,
+        # Factories, not instances: each execution gets its own extension object. The
+        # order matters: each one's work after the operation runs in reverse order, so the
+        # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.
+        extensions=[
+            lambda: ErrorCap(limits.max_errors),
+            ErrorPolicy,
+            lambda: DocumentLimits(limits, checks),
+        ],
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            batching_config={"max_operations": limits.max_batch} if limits.max_batch else None,
+        ),
+    )
+    schema.hide_suggestions = hide_suggestions
+    return schema

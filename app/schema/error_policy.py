@@ -1,0 +1,113 @@
+"""What a client may learn from an error: a stable `extensions.code` and a message
+written for it. Typed errors keep their code; downstream failures become
+DOWNSTREAM_UNAVAILABLE, DOWNSTREAM_TIMEOUT or RATE_LIMITED; anything else is masked to
+a generic message with the request id, and logged with its traceback here only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from app.downstream.errors import (
+    DownstreamError,
+    DownstreamRateLimitedError,
+    DownstreamTimeoutError,
+    DownstreamUnavailableError,
+)
+from app.reads.errors import InvalidInputError
+
+logger = logging.getLogger("gateway.errors")
+
+_SERVICE_NAMES = {"invoicing": "invoicing", "payments": "payments"}
+
+
+def _downstream(error: DownstreamError) -> tuple[str, str, dict[str, object]]:
+    service = _SERVICE_NAMES.get(error.service, "a downstream")
+    if isinstance(error, DownstreamTimeoutError):
+        return "DOWNSTREAM_TIMEOUT", f"The {service} service did not answer in time.", {}
+    if isinstance(error, DownstreamRateLimitedError):
+        extra: dict[str, object] = {}
+        if error.retry_after_seconds is not None:
+            extra["retryAfterSeconds"] = error.retry_after_seconds
+        return "RATE_LIMITED", f"The {service} service is busy; retry later.", extra
+    extra = {}
+    if isinstance(error, DownstreamUnavailableError) and error.retry_after_seconds is not None:
+        extra["retryAfterSeconds"] = error.retry_after_seconds
+    return "DOWNSTREAM_UNAVAILABLE", f"The {service} service is unavailable.", extra
+
+
+def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    original = error.original_error
+    code = (error.extensions or {}).get("code")
+    if code is not None:
+        return error
+    if error.path is None and not isinstance(original, DownstreamError):
+        # Parse, validation and variable errors: graphql-core's own words about the
+        # client's document, no internals.
+        kind = "BAD_USER_INPUT" if original is not None else "GRAPHQL_VALIDATION_FAILED"
+        return _with(error, error.message, {"code": kind})
+    if isinstance(original, InvalidInputError):
+        return _with(error, original.message, {"code": "BAD_USER_INPUT"})
+    if isinstance(original, DownstreamError):
+        code, message, extra = _downstream(original)
+        logger.warning(
+            "downstream failure", extra={"detail": original.detail, "request_id": request_id}
+        )
+        return _with(error, message, {"code": code, **extra})
+    logger.error(
+        "unexpected error",
+        exc_info=original or error,
+        extra={"request_id": request_id, "path": error.path},
+    )
+    return _with(
+        error,
+        f"Internal error. Reference: {request_id}",
+        {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def _operation_type(execution: ExecutionContext) -> str | None:
+    if execution.graphql_document is None:
+        return None  # the document did not parse
+    try:
+        return execution.operation_type.value
+    except RuntimeError:
+        return None  # operationName names no operation of the document
+
+
+class ErrorPolicy(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        execution = self.execution_context
+        record = getattr(execution.context, "record", None)
+        if record is not None:
+            record.operation_name = execution.operation_name
+            record.operation_type = _operation_type(execution)
+        result = execution.result
+        errors = getattr(result, "errors", None)
+        if result is None or not errors:
+            return
+        request_id = getattr(execution.context, "request_id", "")
+        result.errors = [client_error(error, request_id) for error in errors]
+        if record is not None:
+            record.has_data = getattr(result, "data", None) is not None
+            # client_error gives every error a code; nothing else reaches the client.
+            record.error_codes.extend(
+                str((error.extensions or {}).get("code")) for error in result.errors
+            )

@@ -1,0 +1,149 @@
+"""The limits wired into Strawberry, all before execution, in this order:
+
+1. tokens, while parsing: graphql-core's parser stops at `max_tokens` (comments count);
+2. directives, aliases, depth, from the document alone; over a limit, that one error and
+   nothing else (not even validation) is answered;
+3. the specification's validation, with "Did you mean ...?" suggestions hidden in
+   production (a prober would otherwise read field, argument and enum names from them);
+4. with the request's variables: `first` outside 1..100 (BAD_USER_INPUT), then the cost.
+
+Parsing and steps 2 and 3 depend only on the text and are cached by it, in place of
+Strawberry's ParserCache and ValidationCache. (ParserCache raises a syntax error from its
+hook, which skips every extension's work after the operation: the error would go out
+unworded and uncapped.) A refused document never reaches a resolver, so it costs no
+downstream call.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from functools import lru_cache, partial
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    parse,
+    validate,
+)
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from app.schema.limits.config import Limits
+from app.schema.limits.cost import analyse_cost
+from app.schema.limits.error_cap import too_complex
+from app.schema.limits.measure import count_directives, shape
+
+# Validation stops after this many errors (graphql-core's own default); ErrorCap then
+# shows the first few and counts the rest.
+VALIDATION_MAX_ERRORS = 100
+Rules = tuple[type[ASTValidationRule], ...]
+
+
+class DocumentChecks:
+    """Steps 2 and 3 for one schema, with a bounded cache keyed by the document's text."""
+
+    def __init__(self, limits: Limits, *, hide_suggestions: bool, maxsize: int = 256) -> None:
+        self._limits = limits
+        self._hide_suggestions = hide_suggestions
+        self._maxsize = maxsize
+        self._cache: OrderedDict[tuple[str, Rules], list[GraphQLError]] = OrderedDict()
+        # Failures are not cached: Strawberry parses again to report them.
+        self.parse: Callable[[str], DocumentNode] = lru_cache(maxsize)(
+            partial(parse, max_tokens=limits.max_tokens)
+        )
+
+    def errors(
+        self, schema: GraphQLSchema, query: str | None, document: DocumentNode, rules: Rules
+    ) -> list[GraphQLError]:
+        if query is None:
+            return self._check(schema, document, rules)
+        key = (query, rules)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._check(schema, document, rules)
+            self._cache[key] = found
+            if len(self._cache) > self._maxsize:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return list(found)
+
+    def _check(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: Rules
+    ) -> list[GraphQLError]:
+        limits = self._limits
+        directives = count_directives(document)
+        if directives > limits.max_directives:
+            return [too_complex("directives", limits.max_directives, directives)]
+        measured = shape(document)
+        if measured.aliases > limits.max_aliases:
+            return [too_complex("aliases", limits.max_aliases, measured.aliases)]
+        if measured.depth > limits.max_depth:
+            return [too_complex("depth", limits.max_depth, measured.depth)]
+        # Strawberry's own two rules, as its validate_document adds them.
+        return validate(
+            schema,
+            document,
+            (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+            max_errors=VALIDATION_MAX_ERRORS,
+            hide_suggestions=self._hide_suggestions,
+        )
+
+
+class DocumentLimits(SchemaExtension):
+    """List it after ErrorPolicy: its token-limit answer is then in place before
+    ErrorPolicy sees the errors."""
+
+    def __init__(self, limits: Limits, checks: DocumentChecks) -> None:
+        super().__init__()
+        self._limits = limits
+        self._checks = checks
+        # The cost of the operation, once worked out (for whoever wants to weigh it).
+        self.cost: int | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self._limits.max_tokens
+        yield
+        self._name_the_token_limit()
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            # A failure is left to Strawberry's own parse, which makes it the answer.
+            with suppress(GraphQLError):
+                context.graphql_document = self._checks.parse(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            schema = context.schema._schema
+            errors = self._checks.errors(
+                schema, context.query, document, tuple(context.validation_rules)
+            )
+            if not errors:
+                analysis = analyse_cost(document, context.variables, context.operation_name, schema)
+                self.cost = analysis.cost
+                if analysis.page_size_errors:
+                    errors = list(analysis.page_size_errors)
+                elif analysis.cost > self._limits.max_cost:
+                    errors = [too_complex("cost", self._limits.max_cost, analysis.cost)]
+            # Set, even empty: Strawberry then skips its own validation.
+            context.pre_execution_errors = errors
+        yield
+
+    def _name_the_token_limit(self) -> None:
+        context = self.execution_context
+        result = context.result
+        if context.graphql_document is not None or result is None or not result.errors:
+            return
+        limit = self._limits.max_tokens
+        parser_says = f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted."
+        if len(result.errors) == 1 and result.errors[0].message == parser_says:
+            result.errors = [too_complex("tokens", limit, limit + 1, more_than=True)]

@@ -1,0 +1,87 @@
+"""Root query fields: parse, call the read service, map the result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.schema.resolvers.context import Context
+from app.schema.types.errors import BadUserInputError
+from app.schema.types.fields import resolved
+from app.schema.types.guards import Owned
+from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, to_node
+from app.schema.types.prefetch import business_children
+from app.schema.types.viewer import Viewer
+
+Info = strawberry.Info[Context, None]
+MAX_NODES = 100
+
+
+def _id_argument(what: str) -> object:
+    return strawberry.argument(description=f"The {what}'s id.")
+
+
+@strawberry.type(description="Entry points for reading.")
+class Query:
+    @resolved("The authenticated caller and their memberships.")
+    def viewer(self, info: Info) -> Viewer:
+        return Viewer(id=strawberry.ID(info.context.principal.subject))
+
+    @resolved(
+        "Any object by id; null with NOT_FOUND when unknown or not the caller's.",
+        extensions=[Owned("Node")],
+    )
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, _id_argument("object")]
+    ) -> Node | None:
+        record = await info.context.reads.node(str(id))
+        return (
+            to_node(record, info.context.principal, info.context.reads.today()) if record else None
+        )
+
+    @resolved(
+        "One entry per id, in order; null where the id is unknown or not the caller's. "
+        "At most 100 ids.",
+        extensions=[Owned("Node", missing_is_error=False, keep_positions=True)],
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="1 to 100 ids.")],
+    ) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise BadUserInputError(f"nodes takes at most {MAX_NODES} ids.")
+        principal, today = info.context.principal, info.context.reads.today()
+        records = await info.context.reads.nodes([str(node_id) for node_id in ids])
+        return [to_node(record, principal, today) if record else None for record in records]
+
+    @resolved("A business the caller is a member of.", extensions=[Owned("Business")])
+    async def business(
+        self, info: Info, id: Annotated[strawberry.ID, _id_argument("business")]
+    ) -> Business | None:
+        # The balance and the invoice page go downstream with the business, not after it.
+        business_children(info, str(id))
+        record = await info.context.reads.business(str(id))
+        return Business.of(record, info.context.principal) if record else None
+
+    @resolved("A customer of one of the caller's businesses.", extensions=[Owned("Customer")])
+    async def customer(
+        self, info: Info, id: Annotated[strawberry.ID, _id_argument("customer")]
+    ) -> Customer | None:
+        record = await info.context.reads.customer(str(id))
+        return Customer.of(record) if record else None
+
+    @resolved("An invoice of one of the caller's businesses.", extensions=[Owned("Invoice")])
+    async def invoice(
+        self, info: Info, id: Annotated[strawberry.ID, _id_argument("invoice")]
+    ) -> Invoice | None:
+        record = await info.context.reads.invoice(str(id))
+        return Invoice.of(record, info.context.reads.today()) if record else None
+
+    @resolved("A payment of one of the caller's businesses.", extensions=[Owned("Payment")])
+    async def payment(
+        self, info: Info, id: Annotated[strawberry.ID, _id_argument("payment")]
+    ) -> Payment | None:
+        record = await info.context.reads.payment(str(id))
+        return Payment.of(record) if record else None

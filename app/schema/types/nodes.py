@@ -1,0 +1,425 @@
+"""The objects of the public schema that have an id and belong to one business.
+
+Data fields are plain attributes, filled when the object is built, so they resolve
+synchronously; only edges to other objects load, and every edge carries `Owned`. An
+invoice page reads its invoices' customers, payments and refunds for the whole page at
+once when the query selects them, and those edges then resolve synchronously too.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, ClassVar, NoReturn
+
+import strawberry
+
+from app.auth.principal import Principal
+from app.downstream import models
+from app.reads.levels import InvoiceChildren
+from app.schema.types.enums import (
+    CountryCode,
+    CurrencyCode,
+    InvoiceStatus,
+    PaymentStatus,
+    RefundReason,
+    Role,
+)
+from app.schema.types.errors import NotFoundError
+from app.schema.types.fields import deferred, resolved
+from app.schema.types.guards import FieldPolicy, Owned
+from app.schema.types.pagination import Connection, decode_cursor, page_size
+from app.schema.types.ports import SchemaContext
+from app.schema.types.prefetch import invoice_children_wanted, invoice_listing
+from app.schema.types.values import Balance, InvoiceLine, Money, PaymentMethod
+
+Info = strawberry.Info[SchemaContext, None]
+
+FIRST = strawberry.argument(description="Page size, 1 to 100.")
+AFTER = strawberry.argument(description="Cursor of the item to continue after (endCursor).")
+
+
+@strawberry.interface(description="An object with an id that `node` and `nodes` can fetch.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque, globally unique id.")
+
+
+@strawberry.type(description="A business the caller is a member of.")
+class Business(Node):
+    type_name: ClassVar[str] = "Business"
+    business_id: strawberry.Private[str]
+    name: str = strawberry.field(description="Trading name.", permission_classes=[FieldPolicy])
+    country: CountryCode = strawberry.field(
+        description="Country of registration.", permission_classes=[FieldPolicy]
+    )
+    default_currency: CurrencyCode = strawberry.field(
+        description="Currency new invoices use unless another is chosen.",
+        permission_classes=[FieldPolicy],
+    )
+    vat_number: str | None = strawberry.field(
+        description="GB VAT number or Indian GSTIN. Owner, admin and accountant only.",
+        permission_classes=[FieldPolicy],
+    )
+    viewer_role: Role = strawberry.field(description="The caller's role in this business.")
+
+    @resolved(
+        "Money held for the business. Owner, admin and accountant only; null if the "
+        "payments service has no balance for it.",
+        extensions=[Owned("Balance", missing_is_error=False)],
+        permission_classes=[FieldPolicy],
+    )
+    async def balance(self, info: Info) -> Balance | None:
+        record = await info.context.reads.balance(self.business_id)
+        return Balance.of(record) if record else None
+
+    @resolved("The business's customers, newest first.", extensions=[Owned("Customer")])
+    async def customers(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = strawberry.UNSET,
+    ) -> Connection[Customer]:
+        page = await info.context.reads.customers_page(
+            self.business_id,
+            limit=page_size(first),
+            starting_after=decode_cursor(_given(after), "cus_"),
+        )
+        return Connection.of([Customer.of(c) for c in page.items], page.has_more, _node_id)
+
+    @resolved("The business's invoices, newest first.", extensions=[Owned("Invoice")])
+    async def invoices(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = strawberry.UNSET,
+        status: Annotated[
+            InvoiceStatus | None, strawberry.argument(description="Only invoices in this status.")
+        ] = strawberry.UNSET,
+        customer_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this customer's invoices.")
+        ] = strawberry.UNSET,
+    ) -> Connection[Invoice]:
+        return await _invoice_page(info, self.business_id, first, after, status, customer_id)
+
+    @resolved("Payments taken for the business, newest first.", extensions=[Owned("Payment")])
+    async def payments(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = strawberry.UNSET,
+    ) -> Connection[Payment]:
+        page = await info.context.reads.payments_page(
+            self.business_id,
+            limit=page_size(first),
+            starting_after=decode_cursor(_given(after), "pay_"),
+        )
+        return Connection.of([Payment.of(p) for p in page.items], page.has_more, _node_id)
+
+    @classmethod
+    def of(cls, record: models.Business, principal: Principal) -> Business:
+        role = principal.role_in(record.id)
+        return cls(
+            id=strawberry.ID(record.id),
+            business_id=record.id,
+            name=record.name,
+            country=CountryCode(record.country),
+            default_currency=CurrencyCode(record.default_currency),
+            vat_number=record.vat_number,
+            # A stranger's business never gets past Owned; VIEWER only keeps this total.
+            viewer_role=Role(role.value) if role else Role.VIEWER,
+        )
+
+
+@strawberry.type(description="Someone a business invoices.")
+class Customer(Node):
+    type_name: ClassVar[str] = "Customer"
+    business_id: strawberry.Private[str]
+    record: strawberry.Private[models.Customer]
+    name: str = strawberry.field(description="Name as shown on invoices.")
+    email: str | None = strawberry.field(
+        description="Email address. Not for viewers.", permission_classes=[FieldPolicy]
+    )
+    phone: str | None = strawberry.field(
+        description="Phone number. Not for viewers.", permission_classes=[FieldPolicy]
+    )
+    created_at: datetime = strawberry.field(description="When the customer was added.")
+
+    @resolved("The business this customer belongs to.", extensions=[Owned("Business")])
+    async def business(self, info: Info) -> Business:
+        return await _business(info, self.business_id)
+
+    @resolved("This customer's invoices, newest first.", extensions=[Owned("Invoice")])
+    async def invoices(
+        self,
+        info: Info,
+        first: Annotated[int | None, FIRST] = 20,
+        after: Annotated[str | None, AFTER] = strawberry.UNSET,
+        status: Annotated[
+            InvoiceStatus | None, strawberry.argument(description="Only invoices in this status.")
+        ] = strawberry.UNSET,
+    ) -> Connection[Invoice]:
+        return await _invoice_page(
+            info, self.business_id, first, after, status, strawberry.ID(self.record.id)
+        )
+
+    @classmethod
+    def of(cls, record: models.Customer) -> Customer:
+        return cls(
+            id=strawberry.ID(record.id),
+            business_id=record.business_id,
+            record=record,
+            name=record.name,
+            email=record.email,
+            phone=record.phone,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type(description="A bill a business sends to one of its customers.")
+class Invoice(Node):
+    type_name: ClassVar[str] = "Invoice"
+    business_id: strawberry.Private[str]
+    record: strawberry.Private[models.Invoice]
+    number: str = strawberry.field(description="Per-business sequence, e.g. INV-000042.")
+    status: InvoiceStatus = strawberry.field(description="Draft, open, paid or void.")
+    currency: CurrencyCode = strawberry.field(description="Currency of every amount on it.")
+    lines: list[InvoiceLine] = strawberry.field(description="What is billed, in order.")
+    tax_rate_bps: int = strawberry.field(
+        description="Tax rate in basis points, 0 to 10000 (2000 = 20% VAT)."
+    )
+    subtotal: Money = strawberry.field(
+        description='Sum of the line amounts, in major units, e.g. "1250.00".'
+    )
+    tax: Money = strawberry.field(
+        description="subtotal × taxRateBps / 10000, rounded half-even to the currency's "
+        'decimals, in major units, e.g. "250.00".'
+    )
+    total: Money = strawberry.field(description='subtotal + tax, in major units, e.g. "1500.00".')
+    amount_paid: Money = strawberry.field(
+        description='Recorded payments so far, in major units, e.g. "500.00".'
+    )
+    amount_due: Money = strawberry.field(
+        description='total − amountPaid, in major units, e.g. "1000.00".'
+    )
+    due_date: date = strawberry.field(description="When payment is due.")
+    is_overdue: bool = strawberry.field(description="Open and past its due date.")
+    created_at: datetime = strawberry.field(description="When the invoice was created.")
+    updated_at: datetime = strawberry.field(description="When the invoice last changed.")
+    # Set when the page this invoice is on read its children for the whole page.
+    children: strawberry.Private[InvoiceChildren | None] = None
+
+    @resolved("The business that issued the invoice.", extensions=[Owned("Business")])
+    async def business(self, info: Info) -> Business:
+        return await _business(info, self.business_id)
+
+    @resolved("The customer billed.", extensions=[Owned("Customer")])
+    def customer(self, info: Info) -> Customer:
+        level = self.children.customers if self.children else None
+        if level is None:
+            return deferred(_customer_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        record = level.get(self.record.id)
+        return Customer.of(record) if record else _missing()
+
+    @resolved(
+        "Every payment attempt for this invoice, oldest first.", extensions=[Owned("Payment")]
+    )
+    def payments(self, info: Info) -> list[Payment]:
+        level = self.children.payments if self.children else None
+        if level is None:
+            return deferred(_payments_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        return [Payment.of(p, self.children) for p in level.get(self.record.id, [])]
+
+    @classmethod
+    def of(
+        cls, record: models.Invoice, today: date, children: InvoiceChildren | None = None
+    ) -> Invoice:
+        currency = record.currency
+        return cls(
+            children=children,
+            id=strawberry.ID(record.id),
+            business_id=record.business_id,
+            record=record,
+            number=record.number,
+            status=InvoiceStatus(record.status),
+            currency=CurrencyCode(currency),
+            lines=[InvoiceLine.of(line, currency) for line in record.lines],
+            tax_rate_bps=record.tax_rate_bps,
+            subtotal=Money.of(record.subtotal, currency),
+            tax=Money.of(record.tax, currency),
+            total=Money.of(record.total, currency),
+            amount_paid=Money.of(record.amount_paid, currency),
+            amount_due=Money.of(record.amount_due, currency),
+            due_date=record.due_date,
+            is_overdue=record.status == "open" and record.due_date < today,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+@strawberry.type(description="An attempt to collect money for an invoice.")
+class Payment(Node):
+    type_name: ClassVar[str] = "Payment"
+    business_id: strawberry.Private[str]
+    record: strawberry.Private[models.Payment]
+    status: PaymentStatus = strawberry.field(description="Succeeded, pending or failed.")
+    amount: Money = strawberry.field(description='Amount charged, in major units, e.g. "1000.00".')
+    amount_refunded: Money = strawberry.field(
+        description='Refunded so far, in major units, e.g. "0.00".'
+    )
+    failure_code: str | None = strawberry.field(
+        description="Why it failed (card_declined, insufficient_funds); null otherwise."
+    )
+    payment_method: PaymentMethod | None = strawberry.field(
+        description="How it was paid. Not for viewers.", permission_classes=[FieldPolicy]
+    )
+    created_at: datetime = strawberry.field(description="When the payment was attempted.")
+    children: strawberry.Private[InvoiceChildren | None] = None
+
+    @resolved("The business paid.", extensions=[Owned("Business")])
+    async def business(self, info: Info) -> Business:
+        return await _business(info, self.business_id)
+
+    @resolved("The invoice this payment is for.", extensions=[Owned("Invoice")])
+    async def invoice(self, info: Info) -> Invoice:
+        record = await info.context.reads.invoice_of(self.record)
+        return Invoice.of(record, info.context.reads.today()) if record else _missing()
+
+    @resolved("Refunds of this payment, oldest first.", extensions=[Owned("Refund")])
+    def refunds(self, info: Info) -> list[Refund]:
+        level = self.children.refunds if self.children else None
+        if level is None:
+            return deferred(_refunds_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        return [Refund.of(r) for r in level.get(self.record.id, [])]
+
+    @classmethod
+    def of(cls, record: models.Payment, children: InvoiceChildren | None = None) -> Payment:
+        return cls(
+            children=children,
+            id=strawberry.ID(record.id),
+            business_id=record.business_id,
+            record=record,
+            status=PaymentStatus(record.status),
+            amount=Money.of(record.amount, record.currency),
+            amount_refunded=Money.of(record.amount_refunded, record.currency),
+            failure_code=record.failure_code,
+            payment_method=PaymentMethod.of(record.payment_method),
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type(description="Money returned to the customer from a payment.")
+class Refund(Node):
+    type_name: ClassVar[str] = "Refund"
+    business_id: strawberry.Private[str]
+    record: strawberry.Private[models.Refund]
+    status: PaymentStatus = strawberry.field(description="Succeeded, pending or failed.")
+    amount: Money = strawberry.field(description='Amount refunded, in major units, e.g. "25.00".')
+    reason: RefundReason | None = strawberry.field(description="Why, when given.")
+    created_at: datetime = strawberry.field(description="When the refund was made.")
+
+    @resolved("The payment refunded.", extensions=[Owned("Payment")])
+    async def payment(self, info: Info) -> Payment:
+        record = await info.context.reads.payment_of(self.record)
+        return Payment.of(record) if record else _missing()
+
+    @classmethod
+    def of(cls, record: models.Refund) -> Refund:
+        return cls(
+            id=strawberry.ID(record.id),
+            business_id=record.business_id,
+            record=record,
+            status=PaymentStatus(record.status),
+            amount=Money.of(record.amount, record.currency),
+            reason=RefundReason(record.reason) if record.reason else None,
+            created_at=record.created_at,
+        )
+
+
+def _node_id(node: Node) -> str:
+    return str(node.id)
+
+
+def _given(value: str | None) -> str | None:
+    # UNSET (argument omitted) and null both mean "from the start"; "" is a bad cursor.
+    return None if value is None or value is strawberry.UNSET else value
+
+
+def _missing() -> NoReturn:
+    raise NotFoundError
+
+
+async def _business(info: Info, business_id: str) -> Business:
+    record = await info.context.reads.business(business_id)
+    return Business.of(record, info.context.principal) if record else _missing()
+
+
+async def _invoice_page(
+    info: Info,
+    business_id: str,
+    first: int | None,
+    after: str | None,
+    status: InvoiceStatus | None,
+    customer_id: strawberry.ID | None,
+) -> Connection[Invoice]:
+    listing = invoice_listing(
+        first,
+        _given(after),
+        status.name if status else None,
+        str(customer_id) if customer_id else None,
+    )
+    if listing is None:
+        # Not a customer id: no customer's invoices match; the listing is not asked.
+        return Connection.of([], False, _node_id)
+    limit, starting_after, status_name, customer = listing
+    page = await info.context.reads.invoices_page(
+        business_id,
+        limit=limit,
+        starting_after=starting_after,
+        status=status_name,
+        customer_id=customer,
+    )
+    today = info.context.reads.today()
+    customers, payments, refunds = invoice_children_wanted(info)
+    children = None
+    if customers or payments:
+        children = await info.context.reads.invoice_children(
+            page.items, customers=customers, payments=payments, refunds=refunds
+        )
+    return Connection.of(
+        [Invoice.of(i, today, children) for i in page.items], page.has_more, _node_id
+    )
+
+
+async def _customer_later(info: Info, invoice: models.Invoice) -> Customer:
+    record = await info.context.reads.customer_of(invoice)
+    return Customer.of(record) if record else _missing()
+
+
+async def _payments_later(info: Info, invoice: models.Invoice) -> list[Payment]:
+    return [Payment.of(p) for p in await info.context.reads.payments_of(invoice)]
+
+
+async def _refunds_later(info: Info, payment: models.Payment) -> list[Refund]:
+    return [Refund.of(r) for r in await info.context.reads.refunds_of(payment)]
+
+
+def to_node(
+    record: models.OwnedRecord, principal: Principal, today: date
+) -> Business | Customer | Invoice | Payment | Refund | None:
+    """The schema object for any record `node`/`nodes` may return."""
+    if isinstance(record, models.Business):
+        return Business.of(record, principal)
+    if isinstance(record, models.Customer):
+        return Customer.of(record)
+    if isinstance(record, models.Invoice):
+        return Invoice.of(record, today)
+    if isinstance(record, models.Payment):
+        return Payment.of(record)
+    if isinstance(record, models.Refund):
+        return Refund.of(record)
+    return None

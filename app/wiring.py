@@ -1,0 +1,314 @@
+"""How the parts are put together (create_app in app/main.py is the only caller).
+
+- `open_resources`: what the app holds open for its lifetime: the database engine, one
+  pooled HTTP client per downstream service, the token verifier, the rate limiters and the
+  persisted-query store. Opened and closed by the lifespan only.
+- `running_background`: background work the app owns for its lifetime: the outbox relay
+  (which also purges expired idempotency keys). Started after the resources open, stopped
+  before they close.
+- `build_context`: a request's typed context, whose read and write services are built
+  only when a resolver first asks for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+
+import httpx
+from opentelemetry.sdk.trace.export import SpanExporter
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.auth.jwks import JwksCache
+from app.auth.principal import Principal
+from app.auth.verifier import JwtConfig, JwtVerifier
+from app.db import migrate
+from app.db.engine import create_engine
+from app.deadline import Deadline
+from app.downstream.breaker import BreakerState, CircuitBreaker
+from app.downstream.invoicing import InvoicingClient, InvoicingWrites
+from app.downstream.payments import PaymentsClient, PaymentsWrites
+from app.downstream.retry import RetryPolicy
+from app.downstream.service import CallMeta, Channel, ServiceClient, build_http_client
+from app.idempotency.store import IdempotencyStore
+from app.mutations.pay_invoice import PayInvoiceSaga
+from app.mutations.relay import Relay
+from app.mutations.service import MutationService
+from app.outbox.store import OutboxStore
+from app.persisted.manifest import load_manifest
+from app.persisted.policy import PersistedQueries
+from app.persisted.store import ApqStore
+from app.ratelimit.limiter import Clock
+from app.ratelimit.setup import RateLimits, open_rate_limits
+from app.reads.loaders import Loaders
+from app.reads.service import ReadService
+from app.schema.resolvers.context import Context
+from app.settings import Settings
+from app.telemetry.downstream import DownstreamTelemetry
+from app.telemetry.metrics import Metrics
+from app.telemetry.requests import RequestRecord
+from app.telemetry.tracing import Tracing, build_tracing
+
+logger = logging.getLogger(__name__)
+
+# Test seam: tests hand in ASGI transports to reach in-process sandbox apps.
+Transports = Mapping[str, httpx.AsyncBaseTransport]
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    verifier: JwtVerifier
+    # The calendar date "overdue" is judged against (UTC); replaceable in tests.
+    today: Callable[[], date]
+    idempotency: IdempotencyStore
+    outbox: OutboxStore
+    invoicing: Channel
+    payments: Channel
+    metrics: Metrics
+    tracing: Tracing | None
+    rate_limits: RateLimits
+    persisted_queries: PersistedQueries
+
+
+class ResourceHolder:
+    """Lets routes built before start-up reach what the lifespan opened."""
+
+    def __init__(self) -> None:
+        self._resources: Resources | None = None
+
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            raise RuntimeError("the application has not started (lifespan not run)")
+        return self._resources
+
+    def set(self, resources: Resources | None) -> None:
+        self._resources = resources
+
+
+def _secret(value: object) -> str:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter else ""
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def persisted_queries(settings: Settings) -> PersistedQueries:
+    """A manifest that does not load or check out stops the start, naming the entry."""
+    manifest = (
+        load_manifest(settings.persisted_queries_manifest)
+        if settings.persisted_queries_manifest
+        else {}
+    )
+    store = ApqStore(
+        max_entries=settings.persisted_queries_cache_size,
+        max_document_bytes=settings.persisted_queries_max_bytes,
+    )
+    return PersistedQueries(settings.persisted_queries, store, manifest)
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: Settings,
+    transports: Transports | None = None,
+    today: Callable[[], date] = utc_today,
+    span_exporter: SpanExporter | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[Resources]:
+    transports = transports or {}
+    metrics = Metrics()
+    persisted = persisted_queries(settings)
+    async with AsyncExitStack() as stack:
+        tracing = build_tracing(
+            settings.otel_service_name, settings.otel_exporter_otlp_endpoint, span_exporter
+        )
+        if tracing is not None:
+            stack.callback(tracing.shutdown)
+        observer = DownstreamTelemetry(metrics, tracing)
+        policy = RetryPolicy(max_attempts=settings.downstream_max_attempts)
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        if settings.is_development:
+            await migrate.upgrade(engine)
+        clients = {}
+        for name, url, token in (
+            ("invoicing", settings.invoicing_url, settings.invoicing_token),
+            ("payments", settings.payments_url, settings.payments_token),
+        ):
+            client = build_http_client(
+                str(url),
+                _secret(token),
+                transport=transports.get(name),
+                timeout_seconds=settings.request_timeout_seconds,
+            )
+            clients[name] = await stack.enter_async_context(client)
+        idp_http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=transports.get("idp"),
+                timeout=httpx.Timeout(5, connect=2),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        )
+        verifier = JwtVerifier(
+            JwtConfig(
+                issuer=str(settings.jwt_issuer),
+                audience=str(settings.jwt_audience),
+                jwks_url=str(settings.jwt_jwks_url),
+                algorithms=settings.jwt_algorithms,
+                leeway_seconds=settings.jwt_leeway_seconds,
+                dev_hs256_secret=(
+                    _secret(settings.jwt_dev_secret)
+                    if settings.is_development and settings.jwt_dev_secret
+                    else None
+                ),
+            ),
+            JwksCache(idp_http, str(settings.jwt_jwks_url)),
+        )
+        channels = {
+            name: Channel(
+                name,
+                client,
+                CircuitBreaker(
+                    name,
+                    failure_threshold=settings.breaker_failure_threshold,
+                    open_seconds=settings.breaker_open_seconds,
+                    on_change=partial(_breaker_changed, metrics),
+                ),
+                policy,
+                observer,
+            )
+            for name, client in clients.items()
+        }
+        metrics.watch_breakers({name: _state_reader(c) for name, c in channels.items()})
+        rate_limits = await stack.enter_async_context(open_rate_limits(settings, clock))
+        metrics.watch_rate_limits(rate_limits.stats.rejected, rate_limits.stats.backend_failures)
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            verifier=verifier,
+            today=today,
+            idempotency=IdempotencyStore(engine, on_claim=metrics.idempotency_claimed),
+            outbox=OutboxStore(engine),
+            invoicing=channels["invoicing"],
+            payments=channels["payments"],
+            metrics=metrics,
+            tracing=tracing,
+            rate_limits=rate_limits,
+            persisted_queries=persisted,
+        )
+
+
+def _breaker_changed(metrics: Metrics, service: str, state: BreakerState) -> None:
+    # An opening circuit is what an operator must hear about first.
+    level = logging.WARNING if state is BreakerState.OPEN else logging.INFO
+    logger.log(
+        level, "circuit breaker state changed", extra={"service": service, "state": state.value}
+    )
+    metrics.breaker_changed(service, state)
+
+
+def _state_reader(channel: Channel) -> Callable[[], BreakerState]:
+    return lambda: channel.breaker.state
+
+
+# A relay round's downstream calls get this long: it answers nobody, but must not hang.
+RELAY_BUDGET_SECONDS = 20.0
+
+
+def build_relay(resources: Resources) -> Relay:
+    settings = resources.settings
+
+    def saga_for_actor(actor_id: str) -> PayInvoiceSaga:
+        meta = CallMeta(
+            request_id=f"relay-{uuid.uuid4().hex}",
+            actor_id=actor_id,
+            deadline=Deadline(RELAY_BUDGET_SECONDS),
+        )
+        return PayInvoiceSaga(
+            resources.idempotency,
+            resources.outbox,
+            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
+            PaymentsWrites(ServiceClient(resources.payments, meta)),
+            relay_grace=timedelta(seconds=settings.relay_grace_seconds),
+        )
+
+    return Relay(
+        resources.idempotency,
+        resources.outbox,
+        saga_for_actor,
+        interval_seconds=settings.relay_interval_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_background(resources: Resources) -> AsyncIterator[Relay]:
+    relay = build_relay(resources)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run_forever(stop), name="outbox-relay")
+    try:
+        yield relay
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            task.cancel()
+
+
+def build_context(
+    request: Request,
+    response: Response,
+    resources: Resources,
+    principal: Principal,
+    request_id: str,
+    today: Callable[[], date],
+    deadline: Deadline,
+    record: RequestRecord,
+) -> Context:
+    meta = CallMeta(
+        request_id=request_id,
+        traceparent=record.traceparent,
+        actor_id=principal.subject,
+        deadline=deadline,
+        tally=record.tally,
+    )
+
+    def make_reads() -> ReadService:
+        invoicing = InvoicingClient(ServiceClient(resources.invoicing, meta))
+        payments = PaymentsClient(ServiceClient(resources.payments, meta))
+        return ReadService(principal, Loaders(invoicing, payments), invoicing, payments, today)
+
+    def make_mutations(reads: ReadService) -> MutationService:
+        return MutationService(
+            principal,
+            reads,
+            resources.idempotency,
+            resources.outbox,
+            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
+            PaymentsWrites(ServiceClient(resources.payments, meta)),
+            relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
+        )
+
+    return Context(
+        request=request,
+        response=response,
+        principal=principal,
+        request_id=request_id,
+        record=record,
+        make_reads=make_reads,
+        make_mutations=make_mutations,
+    )

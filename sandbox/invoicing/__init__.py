@@ -1,0 +1,57 @@
+"""The invoicing sandbox: businesses, customers and invoices (invoicing.openapi.yaml)."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from sandbox.common.runtime import Service
+from sandbox.common.store import connect
+from sandbox.faults import FaultConfig
+from sandbox.invoicing import db
+from sandbox.invoicing.handlers import InvoicingHandlers
+
+
+def create_invoicing_app(
+    *,
+    token: str,
+    db_path: str = ":memory:",
+    faults: FaultConfig | None = None,
+    seed: bool = True,
+) -> Starlette:
+    """Build the app; with `seed` the database is recreated from the seed right away.
+
+    Everything is ready when this returns, so the app works without a lifespan startup
+    (httpx.ASGITransport runs none).
+    """
+    conn = connect(db_path)
+    db.create_schema(conn, fresh=seed)
+    if seed:
+        db.restore_seed(conn)
+    service = Service(
+        token=token,
+        conn=conn,
+        faults=faults,
+        key_required=False,
+        restore_seed=lambda: db.restore_seed(conn),
+    )
+    if seed:
+        service.idempotency.clear()
+    h = InvoicingHandlers(conn)
+    app = service.app(
+        [
+            service.get("/v1/businesses", h.list_businesses),
+            service.get("/v1/customers", h.list_customers),
+            service.post("/v1/customers", h.create_customer),
+            service.get("/v1/invoices", h.list_invoices),
+            service.post("/v1/invoices", h.create_invoice),
+            service.get("/v1/invoices/{invoice_id}", h.get_invoice),
+            service.post("/v1/invoices/{invoice_id}/finalize", h.finalize_invoice),
+            service.post("/v1/invoices/{invoice_id}/void", h.void_invoice),
+            service.post("/v1/invoices/{invoice_id}/payments", h.record_payment),
+        ]
+    )
+    app.state.sandbox = service
+    return app
+
+
+__all__ = ["FaultConfig", "create_invoicing_app"]
