@@ -3,13 +3,13 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# Exactly the locked versions, hashes checked (make lock); the app itself without deps.
+COPY requirements/runtime.lock ./requirements/
+RUN pip wheel --wheel-dir /wheels --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
+# The gateway package only: sandbox/, bench/ and tests/ never enter the image.
 COPY app ./app
-COPY auth ./auth
-COPY schema ./schema
-COPY resolvers ./resolvers
-COPY migrations ./migrations
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels --no-deps .
 
 # Runtime stage: slim, non-root, no compilers, no dev tools.
 FROM python:3.11-slim AS runtime

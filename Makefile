@@ -5,11 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit migrate schema manifest clean bench bench-deps bench-profile bench-soak bench-ab
+.PHONY: install run test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-profile bench-soak bench-ab
 
-$(STAMP): pyproject.toml
+# Installs come from the locks (requirements/, hashes checked), never from pyproject.toml's
+# ranges: the project itself goes in on its own, editable and without dependencies.
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,8 +39,8 @@ unit: $(STAMP)
 ## Benchmark (bench/README.md): gateway vs hand-written baseline, ~7 min on 2 cores.
 ## BENCH_QUICK=1 for a ~2 min run; BENCH_ARGS for more (e.g. "--scenarios a").
 BENCH_STAMP := $(VENV)/.bench-stamp
-$(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+$(BENCH_STAMP): $(STAMP) pyproject.toml requirements/bench.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements/bench.lock
 	touch $(BENCH_STAMP)
 
 bench-deps: $(BENCH_STAMP)
@@ -72,6 +75,25 @@ schema: $(STAMP)
 manifest: $(STAMP)
 	$(BIN)/python -m app manifest --client web -o clients/manifest.json clients/web/*.graphql
 	$(BIN)/python -m app manifest --client mobile -o clients/manifest.json clients/mobile/*.graphql
+
+## Regenerate requirements/*.lock (runtime: the image; dev: make and CI; bench: make bench*)
+## from pyproject.toml, keeping every pin that still fits. LOCK_ARGS=--upgrade for the newest
+## allowed versions, or LOCK_ARGS="-P NAME" to move one package. Run `make test` after.
+UV_VERSION := 0.13.9
+UV_VENV := $(VENV)/uv-tool
+UV := $(UV_VENV)/bin/uv
+UV_COMPILE = $(UV) pip compile pyproject.toml --quiet --python $(UV_VENV)/bin/python \
+	--universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+	$(LOCK_ARGS)
+
+$(UV):
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(UV_COMPILE) --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) -c requirements/dev.lock -o requirements/runtime.lock
+	$(UV_COMPILE) --extra dev --extra bench -c requirements/dev.lock -o requirements/bench.lock
 
 clean:
 	rm -rf $(VENV) var .coverage .mypy_cache .ruff_cache .pytest_cache
