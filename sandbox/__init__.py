@@ -1,5 +1,5 @@
 """Sandbox copies of the invoicing and payments services, for local use, demos and tests.
 
-They implement the OpenAPI contracts in shared/contracts exactly, on top of SQLite, and add
+They implement the OpenAPI contracts in contracts/ exactly, on top of SQLite, and add
 a token-protected `/_sandbox/` admin surface for fault injection and call inspection.
 """

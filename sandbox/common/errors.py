@@ -1,4 +1,4 @@
-"""The error envelope shared by both services (see shared/contracts/README.md)."""
+"""The error envelope shared by both services (see contracts/README.md)."""
 
 from __future__ import annotations
 

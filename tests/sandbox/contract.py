@@ -4,11 +4,11 @@ Reusable by any test that talks to an invoicing or payments implementation: wrap
 transport in `ContractTransport` (or give an AsyncClient `contract.event_hooks()`) and
 every response is checked against the operation for its method and path, by status, with
 jsonschema Draft 2020-12 and the contract's components registered for `$ref` resolution.
-A status the operation does not declare fails, except the ones shared/contracts/README.md
+A status the operation does not declare fails, except the ones contracts/README.md
 gives every operation (see `CONVENTION_STATUSES`), which must then carry the README's
 error envelope and codes.
 
-Contracts are found in $CONTRACTS_DIR, by default <repo root>/../shared/contracts.
+The contracts are the repository's vendored copy (contracts/), or $CONTRACTS_DIR.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import CONTRACTS_DIR
 
 # README "Errors" table: the codes each status may carry.
 ERROR_CODES: Mapping[int, frozenset[str]] = {
@@ -72,11 +72,10 @@ class ContractViolationError(AssertionError):
 
 
 def contracts_dir() -> Path:
-    path = Path(os.environ.get("CONTRACTS_DIR", REPO_ROOT.parent / "shared" / "contracts"))
+    """The vendored contracts, or $CONTRACTS_DIR (to try another revision of them)."""
+    path = Path(os.environ.get("CONTRACTS_DIR", CONTRACTS_DIR))
     if not path.is_dir():
-        raise RuntimeError(
-            f"Contracts directory not found: {path} (set CONTRACTS_DIR to shared/contracts)"
-        )
+        raise RuntimeError(f"Contracts directory not found: {path}")
     return path
 
 

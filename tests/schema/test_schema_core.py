@@ -23,10 +23,9 @@ from graphql import (
 
 from app.schema.build import build_schema as build_gateway_schema
 from app.schema.versioning import current_sdl
+from tests.paths import CONTRACTS_DIR
 
-CONTRACTS = Path(
-    os.environ.get("CONTRACTS_DIR", Path(__file__).parents[2].parent / "shared" / "contracts")
-)
+CONTRACTS = Path(os.environ.get("CONTRACTS_DIR", CONTRACTS_DIR))
 
 
 @pytest.fixture(scope="module")
