@@ -4,6 +4,7 @@ still gets the same payment."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,28 @@ _MODELS: dict[str, type[models.ContractModel]] = {
 }
 
 
+class ProblemCode(enum.Enum):
+    """Why a mutation did not do what was asked, as the caller is told (the schema's
+    UserErrorCode mirrors these one for one; tests/mutations/test_outcomes.py checks)."""
+
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_STATE = "INVALID_STATE"
+    AMOUNT_EXCEEDS_DUE = "AMOUNT_EXCEEDS_DUE"
+    AMOUNT_EXCEEDS_REFUNDABLE = "AMOUNT_EXCEEDS_REFUNDABLE"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    DOWNSTREAM_UNAVAILABLE = "DOWNSTREAM_UNAVAILABLE"
+
+
 @dataclass(frozen=True, slots=True)
 class UserProblem:
-    code: str
+    code: ProblemCode
     message: str
     field: tuple[str, ...] | None = None
 
@@ -34,7 +54,11 @@ class Outcome:
         return {
             "objects": {name: obj.model_dump(mode="json") for name, obj in self.objects.items()},
             "userErrors": [
-                {"code": p.code, "message": p.message, "field": list(p.field) if p.field else None}
+                {
+                    "code": p.code.value,
+                    "message": p.message,
+                    "field": list(p.field) if p.field else None,
+                }
                 for p in self.problems
             ],
         }
@@ -47,14 +71,16 @@ class Outcome:
                 for name, data in result.get("objects", {}).items()
             },
             problems=[
-                UserProblem(p["code"], p["message"], tuple(p["field"]) if p["field"] else None)
+                UserProblem(
+                    ProblemCode(p["code"]), p["message"], tuple(p["field"]) if p["field"] else None
+                )
                 for p in result.get("userErrors", [])
             ],
             replayed=True,
         )
 
 
-def problem(code: str, message: str, *field: str) -> Outcome:
+def problem(code: ProblemCode, message: str, *field: str) -> Outcome:
     return Outcome(problems=[UserProblem(code, message, tuple(field) or None)])
 
 

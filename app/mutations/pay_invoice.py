@@ -30,7 +30,7 @@ from app.downstream.payments import PaymentsWrites
 from app.idempotency import locks
 from app.idempotency.keys import downstream_key
 from app.idempotency.store import IdempotencyStore, Lease
-from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, UserProblem, problem
+from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, UserProblem, problem
 from app.outbox.store import OutboxStore
 
 logger = logging.getLogger("gateway.sagas")
@@ -140,7 +140,7 @@ class PayInvoiceSaga:
         invoice = await self._invoicing.get_invoice(plan.invoice_id)
         if invoice is None or invoice.business_id != plan.business_id:
             return await self._finish(
-                lease, state, problem("NOT_FOUND", "Not found.", "input", "invoiceId")
+                lease, state, problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
             )
         refusal = _refusal(invoice, plan)
         if refusal is not None:
@@ -169,7 +169,7 @@ class PayInvoiceSaga:
                     lease,
                     state,
                     problem(
-                        "INVALID_INPUT",
+                        ProblemCode.INVALID_INPUT,
                         "This payment method cannot be used for this invoice.",
                         "input",
                         "paymentMethod",
@@ -179,13 +179,13 @@ class PayInvoiceSaga:
         _check_charge(payment, body)
         if payment.status == "failed":
             code = (
-                "INSUFFICIENT_FUNDS"
+                ProblemCode.INSUFFICIENT_FUNDS
                 if payment.failure_code == "insufficient_funds"
-                else "PAYMENT_DECLINED"
+                else ProblemCode.PAYMENT_DECLINED
             )
             message = (
                 "The payment method has insufficient funds."
-                if code == "INSUFFICIENT_FUNDS"
+                if code == ProblemCode.INSUFFICIENT_FUNDS
                 else "The payment method was declined."
             )
             outcome = problem(code, message, "input", "paymentMethod")
@@ -243,9 +243,9 @@ class PayInvoiceSaga:
         refreshed = await self._payments.get_payment(payment.id) or payment
         invoice = await self._invoicing.get_invoice(plan.invoice_id)
         code = (
-            "AMOUNT_EXCEEDS_DUE"
+            ProblemCode.AMOUNT_EXCEEDS_DUE
             if state.get("refusal") == "amount_exceeds_due"
-            else "INVALID_STATE"
+            else ProblemCode.INVALID_STATE
         )
         outcome = problem(
             code,
@@ -279,7 +279,7 @@ class PayInvoiceSaga:
                 objects={"payment": payment},
                 problems=[
                     UserProblem(
-                        "DOWNSTREAM_UNAVAILABLE",
+                        ProblemCode.DOWNSTREAM_UNAVAILABLE,
                         "The invoice changed while this payment was taken, so the charge is "
                         "being refunded; the refund is delayed and will complete "
                         "automatically. Retry with the same idempotency key to see it.",
@@ -292,14 +292,16 @@ class PayInvoiceSaga:
                 objects={"payment": payment},
                 problems=[
                     UserProblem(
-                        "DOWNSTREAM_UNAVAILABLE",
+                        ProblemCode.DOWNSTREAM_UNAVAILABLE,
                         "The payment was taken; recording it on the invoice is delayed and "
                         "will complete automatically. Retry with the same idempotency key to "
                         "see the final result.",
                     )
                 ],
             )
-        return Outcome(problems=[UserProblem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)])
+        return Outcome(
+            problems=[UserProblem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)]
+        )
 
     def _key(self, lease: Lease, step: str) -> str:
         return downstream_key(lease.scope_digest, lease.key, step)
@@ -308,24 +310,26 @@ class PayInvoiceSaga:
 def _refusal(invoice: models.Invoice, plan: PayPlan) -> Outcome | None:
     if invoice.status != "open":
         return problem(
-            "INVALID_STATE",
+            ProblemCode.INVALID_STATE,
             f"Only an open invoice can be paid; this one is {invoice.status}.",
             "input",
             "invoiceId",
         )
     if plan.currency is not None and plan.currency != invoice.currency:
         return problem(
-            "CURRENCY_MISMATCH",
+            ProblemCode.CURRENCY_MISMATCH,
             f"The invoice is in {invoice.currency}.",
             "input",
             "amount",
             "currency",
         )
     if invoice.amount_due <= 0:
-        return problem("INVALID_STATE", "Nothing is due on this invoice.", "input", "invoiceId")
+        return problem(
+            ProblemCode.INVALID_STATE, "Nothing is due on this invoice.", "input", "invoiceId"
+        )
     if plan.amount_minor is not None and plan.amount_minor > invoice.amount_due:
         return problem(
-            "AMOUNT_EXCEEDS_DUE",
+            ProblemCode.AMOUNT_EXCEEDS_DUE,
             "The amount is more than the invoice's amount due.",
             "input",
             "amount",

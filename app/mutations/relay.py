@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from app.idempotency.store import ClaimOutcome, IdempotencyStore
+from app.mutations.outcomes import ProblemCode
 from app.mutations.pay_invoice import OUTBOX_KIND, PayInvoiceSaga
 from app.outbox.store import OutboxItem, OutboxStore
 
@@ -68,7 +69,7 @@ class Relay:
         outcome = await saga.resume(
             claim.lease, claim.recovery_point or "locked", claim.state or {}
         )
-        if any(p.code == "DOWNSTREAM_UNAVAILABLE" for p in outcome.problems):
+        if any(p.code == ProblemCode.DOWNSTREAM_UNAVAILABLE for p in outcome.problems):
             await self._outbox.retry_later(item, "downstream unavailable")
             return 0
         logger.info("relay finished a saga", extra={"outbox_id": item.id})

@@ -24,7 +24,7 @@ from app.downstream.payments import PaymentsWrites
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
-from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, problem
+from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
 from app.outbox.store import OutboxStore
 from app.reads.service import ReadService
@@ -36,10 +36,10 @@ Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
 
 # Downstream 409 codes that are the caller's business outcome, stored and replayed.
 _BUSINESS_CODES = {
-    "invalid_state": "INVALID_STATE",
-    "amount_exceeds_due": "AMOUNT_EXCEEDS_DUE",
-    "amount_exceeds_refundable": "AMOUNT_EXCEEDS_REFUNDABLE",
-    "currency_mismatch": "CURRENCY_MISMATCH",
+    "invalid_state": ProblemCode.INVALID_STATE,
+    "amount_exceeds_due": ProblemCode.AMOUNT_EXCEEDS_DUE,
+    "amount_exceeds_refundable": ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
+    "currency_mismatch": ProblemCode.CURRENCY_MISMATCH,
 }
 
 
@@ -94,7 +94,7 @@ class MutationService:
             customer = await self._reads.customer(command.customer_id)
             # Another business's customer is answered exactly like a missing one.
             if customer is None or customer.business_id != command.business_id:
-                return problem("NOT_FOUND", "Not found.", "input", "customerId")
+                return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "customerId")
             return {
                 "body": {
                     "business_id": command.business_id,
@@ -132,7 +132,7 @@ class MutationService:
         async def build() -> dict[str, Any] | Outcome:
             payment = await self._reads.payment(command.payment_id)
             if payment is None:
-                return problem("NOT_FOUND", "Not found.", "input", "paymentId")
+                return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "paymentId")
             refusal = self._authorize("refundPayment", payment.business_id, "paymentId")
             if refusal:
                 return refusal
@@ -168,12 +168,14 @@ class MutationService:
         try:
             invoice = await self._reads.invoice(command.invoice_id)
             if invoice is None:
-                refusal: Outcome | None = problem("NOT_FOUND", "Not found.", "input", "invoiceId")
+                refusal: Outcome | None = problem(
+                    ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId"
+                )
             else:
                 refusal = self._authorize("payInvoice", invoice.business_id, "invoiceId")
             if refusal or invoice is None:
                 return await self._refused(
-                    lease, point, refusal or problem("NOT_FOUND", "Not found.")
+                    lease, point, refusal or problem(ProblemCode.NOT_FOUND, "Not found.")
                 )
             if point == "claimed":
                 plan = PayPlan(
@@ -188,7 +190,7 @@ class MutationService:
         except PaymentBusyError:
             await self._store.forget(lease)
             return problem(
-                "PAYMENT_IN_PROGRESS",
+                ProblemCode.PAYMENT_IN_PROGRESS,
                 "Another payment for this invoice is in progress; retry shortly.",
                 "input",
                 "invoiceId",
@@ -199,7 +201,7 @@ class MutationService:
             # Only reads fail here (the saga handles its own writes): nothing was done.
             logger.warning("payInvoice could not read the invoice", extra={"detail": exc.detail})
             await self._store.release(lease)
-            return problem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)
+            return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
         except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
@@ -214,7 +216,7 @@ class MutationService:
         async def build() -> dict[str, Any] | Outcome:
             invoice = await self._reads.invoice(invoice_id)
             if invoice is None:
-                return problem("NOT_FOUND", "Not found.", "input", "invoiceId")
+                return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
             return self._authorize(operation, invoice.business_id, "invoiceId") or {
                 "invoice_id": invoice.id,
                 "business_id": invoice.business_id,
@@ -244,14 +246,14 @@ class MutationService:
         )
         if claim.outcome is ClaimOutcome.REUSED:
             return problem(
-                "IDEMPOTENCY_KEY_REUSED",
+                ProblemCode.IDEMPOTENCY_KEY_REUSED,
                 "This idempotency key was already used with different input.",
                 "input",
                 "idempotencyKey",
             )
         if claim.outcome is ClaimOutcome.IN_USE:
             return problem(
-                "IDEMPOTENCY_KEY_IN_USE",
+                ProblemCode.IDEMPOTENCY_KEY_IN_USE,
                 "A request with this idempotency key is still running; retry shortly.",
                 "input",
                 "idempotencyKey",
@@ -262,7 +264,7 @@ class MutationService:
             # answered exactly like missing ones.
             owners = {getattr(obj, "business_id", None) for obj in replay.objects.values()}
             if any(o is None or not policy.admits(self._principal, o) for o in owners):
-                return problem("NOT_FOUND", "Not found.")
+                return problem(ProblemCode.NOT_FOUND, "Not found.")
             return replay
         assert claim.lease is not None  # noqa: S101 - NEW and RESUMED carry one
         return claim.lease, claim.recovery_point or "claimed", claim.state or {}
@@ -300,7 +302,7 @@ class MutationService:
                 extra={"operation": operation, "detail": exc.detail},
             )
             await self._store.release(lease)
-            return problem("DOWNSTREAM_UNAVAILABLE", UNAVAILABLE_MESSAGE)
+            return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
         except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
@@ -309,7 +311,7 @@ class MutationService:
         """Refused before anything was sent: forget the key, nothing happened. A business
         refusal (invalid state, amounts) is a definitive outcome and is stored."""
         codes = {p.code for p in refusal.problems}
-        if codes & {"NOT_FOUND", "FORBIDDEN"}:
+        if codes & {ProblemCode.NOT_FOUND, ProblemCode.FORBIDDEN}:
             if point == "claimed":
                 await self._store.forget(lease)
             else:
@@ -324,9 +326,12 @@ class MutationService:
         if denial is None:
             return None
         if denial is policy.Denial.NOT_MEMBER:
-            return problem("NOT_FOUND", "Not found.", "input", field)
+            return problem(ProblemCode.NOT_FOUND, "Not found.", "input", field)
         return problem(
-            "FORBIDDEN", "Your role or token scope does not allow this action.", "input", field
+            ProblemCode.FORBIDDEN,
+            "Your role or token scope does not allow this action.",
+            "input",
+            field,
         )
 
 
@@ -334,7 +339,7 @@ def _taken_over() -> Outcome:
     """This request stalled past its lease and another (a retry or the relay) took the
     key over: that one finishes the work, with the same downstream keys."""
     return problem(
-        "IDEMPOTENCY_KEY_IN_USE",
+        ProblemCode.IDEMPOTENCY_KEY_IN_USE,
         "Another request with this idempotency key took over; retry shortly with the same key.",
         "input",
         "idempotencyKey",
@@ -358,9 +363,9 @@ def _rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
     if exc.code in _BUSINESS_CODES:
         return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
     if exc.status == 404 or exc.code == "customer_business_mismatch":
-        return problem("NOT_FOUND", "Not found.", "input", id_field)
+        return problem(ProblemCode.NOT_FOUND, "Not found.", "input", id_field)
     if exc.status == 400 and exc.code == "invalid_request":
-        return problem("INVALID_INPUT", "The request was refused as invalid.", "input")
+        return problem(ProblemCode.INVALID_INPUT, "The request was refused as invalid.", "input")
     # idempotency_key_in_use is retryable; idempotency_key_reused would mean our derived
     # key met another body: not the caller's fault, and not to be stored.
     if exc.code == "idempotency_key_reused":
@@ -379,16 +384,22 @@ _MESSAGES = {
 def _refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outcome | None:
     if payment.status != "succeeded":
         return problem(
-            "INVALID_STATE", "Only a succeeded payment can be refunded.", "input", "paymentId"
+            ProblemCode.INVALID_STATE,
+            "Only a succeeded payment can be refunded.",
+            "input",
+            "paymentId",
         )
     refundable = payment.amount - payment.amount_refunded
     if refundable <= 0:
         return problem(
-            "AMOUNT_EXCEEDS_REFUNDABLE", "This payment is refunded in full.", "input", "paymentId"
+            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
+            "This payment is refunded in full.",
+            "input",
+            "paymentId",
         )
     if amount is not None and amount.currency != payment.currency:
         return problem(
-            "CURRENCY_MISMATCH",
+            ProblemCode.CURRENCY_MISMATCH,
             f"The payment is in {payment.currency}.",
             "input",
             "amount",
@@ -396,7 +407,7 @@ def _refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Out
         )
     if amount is not None and amount.minor > refundable:
         return problem(
-            "AMOUNT_EXCEEDS_REFUNDABLE",
+            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
             "The amount is more than what is left to refund.",
             "input",
             "amount",

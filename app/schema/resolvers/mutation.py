@@ -9,7 +9,7 @@ import strawberry
 
 from app.downstream import models
 from app.mutations import inputs
-from app.mutations.outcomes import Outcome, UserProblem
+from app.mutations.outcomes import Outcome, ProblemCode, UserProblem
 from app.schema.resolvers.context import Context
 from app.schema.types.fields import resolved
 from app.schema.types.payloads import (
@@ -37,7 +37,9 @@ RecordT = TypeVar("RecordT", bound=models.ContractModel)
 def _user_errors(problems: list[UserProblem]) -> list[UserError]:
     return [
         UserError(
-            code=UserErrorCode(p.code), message=p.message, field=list(p.field) if p.field else None
+            code=UserErrorCode[p.code.name],
+            message=p.message,
+            field=list(p.field) if p.field else None,
         )
         for p in problems
     ]
@@ -45,7 +47,7 @@ def _user_errors(problems: list[UserProblem]) -> list[UserError]:
 
 def _invalid(exc: inputs.InvalidInput) -> Outcome:
     return Outcome(
-        problems=[UserProblem("INVALID_INPUT", p.message, p.field) for p in exc.problems]
+        problems=[UserProblem(ProblemCode.INVALID_INPUT, p.message, p.field) for p in exc.problems]
     )
 
 
