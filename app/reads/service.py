@@ -1,17 +1,15 @@
-"""Every object the schema shows is read here, and admitted by the ownership policy
-here: an object of a business the caller is not a member of is answered exactly as a
-missing one (None), and an object a downstream service links to the wrong business is
-dropped and logged as a security event."""
+"""Every object the schema shows is read here, batched through the request's loaders, and
+admitted by the ownership enforcer (app/reads/ownership.py) before it leaves: an object
+of a business the caller is not a member of is answered exactly as a missing one (None).
+A business the caller is not a member of is not even asked for downstream."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from app.auth import policy
 from app.auth.principal import Principal
 from app.downstream import models
 from app.downstream.errors import DownstreamError, DownstreamRejectedError
@@ -22,8 +20,7 @@ from app.ids import is_object_id, type_of
 from app.reads.errors import InvalidInputError
 from app.reads.levels import InvoiceChildren
 from app.reads.loaders import Loaders
-
-security_log = logging.getLogger("gateway.security")
+from app.reads.ownership import OwnershipEnforcer
 
 RecordT = TypeVar("RecordT", bound=models.ContractModel)
 # business id, limit, starting_after, status, customer id
@@ -39,7 +36,7 @@ class ReadService:
         payments: PaymentsClient,
         today: Callable[[], date],
     ) -> None:
-        self._principal = principal
+        self._ownership = OwnershipEnforcer(principal)
         self._loaders = loaders
         self._invoicing = invoicing
         self._payments = payments
@@ -57,49 +54,51 @@ class ReadService:
     async def business(self, business_id: str) -> models.Business | None:
         # Not a member: not even asked downstream, so a stranger's id and an unknown id
         # cost the same.
-        if not is_object_id(business_id, "biz_") or not policy.admits(self._principal, business_id):
+        if not is_object_id(business_id, "biz_") or not self._ownership.admits(business_id):
             return None
-        return self._admitted(await self._loaders.business.load(business_id))
+        return self._ownership.admitted(await self._loaders.business.load(business_id))
 
     async def businesses(self, business_ids: Sequence[str]) -> list[models.Business]:
-        wanted = [b for b in business_ids if policy.admits(self._principal, b)]
+        wanted = [b for b in business_ids if self._ownership.admits(b)]
         if not wanted:
             return []
         found = await self._loaders.business.load_many(wanted)
-        return [record for record in found if record is not None and self._admitted(record)]
+        return [
+            record for record in found if record is not None and self._ownership.admitted(record)
+        ]
 
     async def customer(self, customer_id: str) -> models.Customer | None:
         if not is_object_id(customer_id, "cus_"):
             return None
-        return self._admitted(await self._loaders.customer.load(customer_id))
+        return self._ownership.admitted(await self._loaders.customer.load(customer_id))
 
     async def invoice(self, invoice_id: str) -> models.Invoice | None:
         if not is_object_id(invoice_id, "inv_"):
             return None
-        return self._admitted(await self._loaders.invoice.load(invoice_id))
+        return self._ownership.admitted(await self._loaders.invoice.load(invoice_id))
 
     async def payment(self, payment_id: str) -> models.Payment | None:
         if not is_object_id(payment_id, "pay_"):
             return None
-        return self._admitted(await self._loaders.payment.load(payment_id))
+        return self._ownership.admitted(await self._loaders.payment.load(payment_id))
 
     async def refund(self, refund_id: str) -> models.Refund | None:
         if not is_object_id(refund_id, "re_"):
             return None
-        return self._admitted(await self._loaders.refund.load(refund_id))
+        return self._ownership.admitted(await self._loaders.refund.load(refund_id))
 
     async def balance(self, business_id: str) -> models.Balance | None:
-        if not policy.admits(self._principal, business_id):
+        if not self._ownership.admits(business_id):
             return None
         prefetched = self._balances.get(business_id)
         if prefetched is not None:
-            return self._admitted(await prefetched)
-        return self._admitted(await self._loaders.balance.load(business_id))
+            return self._ownership.admitted(await prefetched)
+        return self._ownership.admitted(await self._loaders.balance.load(business_id))
 
     async def node(self, node_id: str) -> models.OwnedRecord | None:
         type_name = type_of(node_id)
         # A type the token may not read is not fetched: decided from the id's prefix.
-        if type_name is None or not policy.may_read_type(self._principal, type_name):
+        if type_name is None or not self._ownership.may_read_type(type_name):
             return None
         loader = {
             "Business": self.business,
@@ -120,15 +119,15 @@ class ReadService:
 
     async def customer_of(self, invoice: models.Invoice) -> models.Customer | None:
         customer = await self._loaders.customer.load(invoice.customer_id)
-        return self._child(invoice.business_id, customer, "Invoice.customer")
+        return self._ownership.child(invoice.business_id, customer, "Invoice.customer")
 
     async def invoice_of(self, payment: models.Payment) -> models.Invoice | None:
         invoice = await self._loaders.invoice.load(payment.invoice_id)
-        return self._child(payment.business_id, invoice, "Payment.invoice")
+        return self._ownership.child(payment.business_id, invoice, "Payment.invoice")
 
     async def payment_of(self, refund: models.Refund) -> models.Payment | None:
         payment = await self._loaders.payment.load(refund.payment_id)
-        return self._child(refund.business_id, payment, "Refund.payment")
+        return self._ownership.child(refund.business_id, payment, "Refund.payment")
 
     async def payments_of(self, invoice: models.Invoice) -> list[models.Payment]:
         found = await self._loaders.payments_by_invoice.load(invoice.id)
@@ -141,7 +140,7 @@ class ReadService:
     def _payments_kept(
         self, invoice: models.Invoice, found: list[models.Payment]
     ) -> list[models.Payment]:
-        kept = self._children(invoice.business_id, found, "Invoice.payments")
+        kept = self._ownership.children(invoice.business_id, found, "Invoice.payments")
         for payment in kept:
             self._loaders.payment.prime(payment.id, payment)
         return sorted(kept, key=lambda p: (p.created_at, p.id))
@@ -149,7 +148,7 @@ class ReadService:
     def _refunds_kept(
         self, payment: models.Payment, found: list[models.Refund]
     ) -> list[models.Refund]:
-        kept = self._children(payment.business_id, found, "Payment.refunds")
+        kept = self._ownership.children(payment.business_id, found, "Payment.refunds")
         return sorted(kept, key=lambda r: (r.created_at, r.id))
 
     # -- a whole level at once: what customer_of, payments_of and refunds_of give each
@@ -167,7 +166,7 @@ class ReadService:
         async def read_customers() -> dict[str, models.Customer | None]:
             found = await self._loaders.customer.load_many([i.customer_id for i in invoices])
             return {
-                invoice.id: self._child(invoice.business_id, customer, "Invoice.customer")
+                invoice.id: self._ownership.child(invoice.business_id, customer, "Invoice.customer")
                 for invoice, customer in zip(invoices, found, strict=True)
             }
 
@@ -207,7 +206,7 @@ class ReadService:
     async def customers_page(
         self, business_id: str, *, limit: int, starting_after: str | None
     ) -> Page[models.Customer]:
-        if not policy.admits(self._principal, business_id):
+        if not self._ownership.admits(business_id):
             return Page(items=[], has_more=False)
         page = await _cursor_checked(
             self._invoicing.list_customers(business_id, limit=limit, starting_after=starting_after)
@@ -223,7 +222,7 @@ class ReadService:
     def prefetch_balance(self, business_id: str) -> None:
         if business_id in self._balances or not is_object_id(business_id, "biz_"):
             return
-        if policy.admits(self._principal, business_id):
+        if self._ownership.admits(business_id):
             self._balances[business_id] = self._loaders.balance.start(business_id)
 
     def prefetch_invoices_page(
@@ -238,7 +237,7 @@ class ReadService:
         key = (business_id, limit, starting_after, status, customer_id)
         if key in self._invoice_pages or not is_object_id(business_id, "biz_"):
             return
-        if not policy.admits(self._principal, business_id):
+        if not self._ownership.admits(business_id):
             return
         task = asyncio.ensure_future(self._read_invoices_page(*key))
         task.add_done_callback(_consume)
@@ -270,7 +269,7 @@ class ReadService:
         status: str | None,
         customer_id: str | None,
     ) -> Page[models.Invoice]:
-        if not policy.admits(self._principal, business_id):
+        if not self._ownership.admits(business_id):
             return Page(items=[], has_more=False)
         page = await _cursor_checked(
             self._invoicing.list_invoices(
@@ -288,7 +287,7 @@ class ReadService:
     async def payments_page(
         self, business_id: str, *, limit: int, starting_after: str | None
     ) -> Page[models.Payment]:
-        if not policy.admits(self._principal, business_id):
+        if not self._ownership.admits(business_id):
             return Page(items=[], has_more=False)
         page = await _cursor_checked(
             self._payments.list_payments(business_id, limit=limit, starting_after=starting_after)
@@ -296,30 +295,6 @@ class ReadService:
         for payment in page.items:
             self._loaders.payment.prime(payment.id, payment)
         return page
-
-    # -- the ownership rule ----------------------------------------------------------
-
-    def _admitted(self, record: RecordT | None) -> RecordT | None:
-        if record is None:
-            return None
-        owner = getattr(record, "business_id", None)
-        if not isinstance(owner, str) or not policy.admits(self._principal, owner):
-            return None
-        return record
-
-    def _child(self, parent_business: str, record: RecordT | None, edge: str) -> RecordT | None:
-        if record is None:
-            return None
-        if getattr(record, "business_id", None) != parent_business:
-            _log_foreign(edge, 1)
-            return None
-        return self._admitted(record)
-
-    def _children(self, parent_business: str, records: list[RecordT], edge: str) -> list[RecordT]:
-        kept = [r for r in records if getattr(r, "business_id", None) == parent_business]
-        if len(kept) != len(records):
-            _log_foreign(edge, len(records) - len(kept))
-        return [r for r in kept if self._admitted(r) is not None]
 
 
 OutcomeT = TypeVar("OutcomeT")
@@ -346,10 +321,3 @@ async def _cursor_checked(listing: Awaitable[Page[RecordT]]) -> Page[RecordT]:
         if exc.status in (400, 404) and exc.param == "starting_after":
             raise InvalidInputError("after is not a cursor of this list.") from exc
         raise
-
-
-def _log_foreign(edge: str, count: int) -> None:
-    security_log.warning(
-        "downstream linked an object of another business",
-        extra={"event": "downstream_foreign_object", "edge": edge, "dropped": count},
-    )
