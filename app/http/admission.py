@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from strawberry.http import GraphQLRequestData
 
 from app.auth.principal import Principal
-from app.http.view import GatewayView
+from app.http.view import Admitted, GatewayView
 from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
 from app.ratelimit.addresses import address_key, client_address
 from app.ratelimit.limiter import Decision
@@ -69,12 +69,13 @@ class Admission:
 
     async def admit(
         self, request: Request, view: GatewayView, principal: Principal
-    ) -> Response | None:
-        """None when the request may run (the view then runs what was admitted). A batch
-        (when batching is on) is admitted whole or not at all, and weighs its sum."""
+    ) -> Admitted | Response:
+        """What the request may run (its documents resolved), or the answer refusing it. A
+        batch (when batching is on) is admitted whole or not at all, and weighs its sum."""
         weight = 1
         resolved: list[Resolved] = []
         refusal: Response | None = None
+        admitted: list[GraphQLRequestData] = []
         try:
             data = await view.read_request(request)
         except HTTPException as exc:
@@ -82,7 +83,6 @@ class Admission:
         else:
             items = data if isinstance(data, list) else [data]
             client = request.headers.get(CLIENT_HEADER)
-            admitted: list[GraphQLRequestData] = []
             for item in items:
                 outcome = self._persisted.resolve(item.query, item.extensions, client)
                 if isinstance(outcome, Refusal):
@@ -92,14 +92,14 @@ class Admission:
                 admitted.append(dataclasses.replace(item, query=outcome.document))
             else:
                 weight = max(1, sum(self._weight_of(item) for item in admitted))
-                view.admit(request, admitted if isinstance(data, list) else admitted[0])
         decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
         if (limited := self._refusal("principal", decision)) is not None:
             return limited
-        if refusal is None:
-            for outcome in resolved:
-                self._persisted.remember(outcome)
-        return refusal
+        if refusal is not None:
+            return refusal
+        for outcome in resolved:
+            self._persisted.remember(outcome)
+        return admitted if isinstance(data, list) else admitted[0]
 
     def _weight_of(self, item: GraphQLRequestData) -> int:
         if item.query is None:

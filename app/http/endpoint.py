@@ -22,7 +22,7 @@ from app.http.admission import Admission
 from app.http.graphiql.site import GraphiQLSite
 from app.http.refusal import refusal
 from app.http.request_id import request_id_of, valid_traceparent
-from app.http.view import GatewayView
+from app.http.view import AdmittedRequest, GatewayView
 from app.schema.build import build_schema
 from app.schema.limits.config import Limits
 from app.schema.limits.extension import DocumentChecks
@@ -142,8 +142,9 @@ class GraphQLEndpoint:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        if (refused := await admission.admit(request, view, principal)) is not None:
-            return refused
+        admitted = await admission.admit(request, view, principal)
+        if isinstance(admitted, Response):
+            return admitted
         sub_response = await view.get_sub_response(request)
         context = build_context(
             request,
@@ -159,7 +160,9 @@ class GraphQLEndpoint:
             # Downstream calls already stop at the deadline; this net catches anything
             # else that would hold the answer (a slow database, a stuck resolver).
             async with asyncio.timeout(deadline.remaining() + _GRACE_SECONDS):
-                return await view.run(request, context=context)
+                return await view.run(
+                    AdmittedRequest(request, admitted, sub_response), context=context
+                )
         except TimeoutError:
             logger.error("request exceeded its time budget", extra={"budget": budget})
             record.error_codes.append("TIMEOUT")

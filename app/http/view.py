@@ -1,9 +1,10 @@
 """Strawberry's ASGI view, told what to run instead of reading the body itself.
 
 The endpoint reads the request once (`read_request`), decides what may run (persisted
-queries, rate limits: app/http/admission.py) and leaves the result in the request's scope;
-the view's own body parsing then returns exactly that. A request that did not go
-through admission has nothing there and is refused: nothing runs unadmitted.
+queries, rate limits: app/http/admission.py) and hands the result to the view as a
+value, an `AdmittedRequest`; the view's own body parsing then returns exactly that. A
+request that did not go through admission carries nothing and is refused: nothing runs
+unadmitted.
 
 The body's shape is checked as it is decoded. Strawberry trusts it in places: a JSON
 body that is not an object, a batch item that is not one, a non-string `operationName`
@@ -18,12 +19,13 @@ import json
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 
 from app.schema.resolvers.context import Context
 
-_ADMITTED = "gateway.admitted_request"
 _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "query": (str,),
     "operationName": (str,),
@@ -56,12 +58,21 @@ def _operation_problem(item: object) -> str | None:
     return None
 
 
+class AdmittedRequest(Request):
+    """A request with what admission decided it may run, and the response its context
+    writes headers to (the one the view answers with)."""
+
+    def __init__(self, request: Request, admitted: Admitted, sub_response: Response) -> None:
+        super().__init__(request.scope, request.receive)
+        self.admitted = admitted
+        self.sub_response = sub_response
+
+
 class AdmittedRequestAdapter(StarletteRequestAdapter):
     def __init__(self, request: Request) -> None:
         super().__init__(request)
-        admitted = request.scope.get(_ADMITTED)
         self.admitted: Admitted | None = (
-            admitted if isinstance(admitted, GraphQLRequestData | list) else None
+            request.admitted if isinstance(request, AdmittedRequest) else None
         )
 
 
@@ -85,9 +96,11 @@ class GatewayView(GraphQL[Context, None]):
         # Strawberry's own refusals (bad JSON, content type, shapes) are HTTPException.
         return await super().parse_http_body(StarletteRequestAdapter(request))
 
-    @staticmethod
-    def admit(request: Request, data: Admitted) -> None:
-        request.scope[_ADMITTED] = data
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        # The context was built with this response: answer with the same one.
+        if isinstance(request, AdmittedRequest):
+            return request.sub_response
+        return await super().get_sub_response(request)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -12,7 +12,7 @@ from starlette.types import Message
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.config import StrawberryConfig
 
-from app.http.view import AdmittedRequestAdapter, GatewayView
+from app.http.view import AdmittedRequest, AdmittedRequestAdapter, GatewayView
 from app.schema.build import build_schema
 
 
@@ -48,9 +48,12 @@ async def test_the_view_runs_what_was_admitted_not_what_was_sent() -> None:
         query="{ __typename }", variables=None, operation_name=None, extensions=None
     )
 
-    view.admit(request, admitted)
+    sub_response = await view.get_sub_response(request)
+    handed = AdmittedRequest(request, admitted, sub_response)
 
-    assert await view.parse_http_body(AdmittedRequestAdapter(request)) is admitted
+    assert await view.parse_http_body(AdmittedRequestAdapter(handed)) is admitted
+    # the view answers with the response the request's context was given
+    assert await view.get_sub_response(handed) is sub_response
 
 
 @strawberry.type
