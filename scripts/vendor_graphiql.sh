@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-vendors GraphiQL and React into app/graphiql/static/ from the npm registry, so the
+# Re-vendors GraphiQL and React into app/http/graphiql/static/ from the npm registry, so the
 # gateway serves them itself: GraphiQL must work on machines with no network access.
 # The files are copied byte for byte; NOTICE.md records versions, licences and digests.
 # Usage: scripts/vendor_graphiql.sh   (needs npm; review the diff, then run the tests)
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 GRAPHIQL_VERSION=4.1.2
 REACT_VERSION=18.3.1
 
-out=app/graphiql/static
+out=app/http/graphiql/static
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

@@ -1,4 +1,4 @@
-"""The gateway's own tables. Migrations in migrations/versions create them; a test keeps
+"""The gateway's own tables. Migrations in app/db/migrations/versions create them; a test keeps
 the two in step."""
 
 from __future__ import annotations

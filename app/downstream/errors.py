@@ -1,4 +1,4 @@
-"""The one error hierarchy for downstream calls. Nothing above app/clients sees httpx."""
+"""The one error hierarchy for downstream calls. Nothing above app/downstream sees httpx."""
 
 from __future__ import annotations
 
