@@ -29,7 +29,6 @@ RFC_7638_N = (
 IDP_JWKS_URL = "http://idp.test/.well-known/jwks.json"
 
 
-
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
