@@ -20,6 +20,7 @@ from app.http.health import Readiness, healthz
 from app.http.metrics import MetricsEndpoint
 from app.http.middleware import GRAPHQL_PATH, transport_middleware
 from app.http.request_id import RequestIdMiddleware
+from app.levers import Levers
 from app.ratelimit.limiter import Clock
 from app.schema.limits.config import Limits
 from app.settings import Settings, load_settings
@@ -35,7 +36,7 @@ def create_app(
     today: Callable[[], date] = utc_today,
     span_exporter: SpanExporter | None = None,
     clock: Clock | None = None,
-    tune_gc: bool = False,
+    levers: Levers = Levers(),  # noqa: B008 - frozen: one shared default is safe
 ) -> Starlette:
     holder = ResourceHolder()
     graphiql = graphiql_site(settings)
@@ -43,12 +44,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with (
-            open_resources(settings, transports, today, span_exporter, clock) as resources,
+            open_resources(
+                settings,
+                transports,
+                today,
+                span_exporter,
+                clock,
+                one_pass_json=levers.one_pass_json,
+            ) as resources,
             running_background(resources),
         ):
             holder.set(resources)
-            if tune_gc:
-                settle_after_startup()
+            if levers.gc_young_threshold is not None:
+                settle_after_startup(levers.gc_young_threshold)
             try:
                 yield
             finally:
@@ -67,6 +75,8 @@ def create_app(
                     limits=Limits.from_settings(settings),
                     # "Did you mean ...?" names fields and values: development only.
                     hide_suggestions=not settings.is_development,
+                    lean_executor=levers.lean_executor,
+                    whole_page_children=levers.whole_page_children,
                 ),
                 methods=["GET", "POST"],
             ),
@@ -89,7 +99,7 @@ class _AppFromEnvironment:
             settings = load_settings()
             configure_logging(settings.log_level, json_lines=settings.log_format == "json")
             start_error_reporting(settings)
-            self._app = create_app(settings, tune_gc=True)
+            self._app = create_app(settings, levers=Levers.served())
         await self._app(scope, receive, send)
 
 

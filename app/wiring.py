@@ -127,6 +127,8 @@ async def open_resources(
     today: Callable[[], date] = utc_today,
     span_exporter: SpanExporter | None = None,
     clock: Clock | None = None,
+    *,
+    one_pass_json: bool = True,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     metrics = Metrics()
@@ -190,6 +192,7 @@ async def open_resources(
                 ),
                 policy,
                 observer,
+                one_pass_json=one_pass_json,
             )
             for name, client in clients.items()
         }
@@ -278,6 +281,8 @@ def build_context(
     today: Callable[[], date],
     deadline: Deadline,
     record: RequestRecord,
+    *,
+    whole_page_children: bool = True,
 ) -> Context:
     meta = CallMeta(
         request_id=request_id,
@@ -290,7 +295,14 @@ def build_context(
     def make_reads() -> ReadService:
         invoicing = InvoicingClient(ServiceClient(resources.invoicing, meta))
         payments = PaymentsClient(ServiceClient(resources.payments, meta))
-        return ReadService(principal, Loaders(invoicing, payments), invoicing, payments, today)
+        return ReadService(
+            principal,
+            Loaders(invoicing, payments),
+            invoicing,
+            payments,
+            today,
+            whole_page_children=whole_page_children,
+        )
 
     def make_mutations(reads: ReadService) -> MutationService:
         return MutationService(

@@ -113,8 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--gateway-variant",
         default="",
-        help="comma-separated variants of the gateway: httpcore, syncperm, nosniffio, "
-        "untuned (bench/gateway_app.py)",
+        help="comma-separated variants of the gateway: httpcore, nosniffio, untuned, "
+        "gc10k, gc20k, loadsjson, fullexecutor, nolevels (bench/gateway_app.py)",
     )
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)

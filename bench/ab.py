@@ -43,7 +43,7 @@ def _cpu_ms_per_request(server: Server, path: str, body: bytes, token: str, coun
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ab")
-    parser.add_argument("--variants", default="shipped,httpcore,syncperm,untuned")
+    parser.add_argument("--variants", default="shipped,httpcore,untuned")
     parser.add_argument(
         "--scenario", default="a", choices=[k for k, s in SCENARIOS.items() if not s.writes]
     )

@@ -1,38 +1,45 @@
-"""The gateway as the benchmark can vary it, to measure a lever (or its absence):
+"""The gateway as the benchmark can vary it, to measure a lever (or its absence).
+
+Every variant is the app `create_app` builds, with other `Levers` (app/levers.py) or
+other downstream `transports=`: each lever is an argument of the component that owns it,
+and nothing here assigns to anything in `app`.
 
 - httpcore: httpx's own transport (httpcore, anyio, h11), the default before
-  app/downstream/transport.py, under both downstream clients, through create_app's
-  `transports=` (app/downstream/ unchanged);
-- syncperm: FieldPolicy checked synchronously (the house rule says async), to price it;
-- nosniffio: `import sniffio` fails, as on an install without it;
-- untuned: without app/gc_tuning.py's collector settings;
-- gc10k, gc20k: with another young-generation threshold than app/gc_tuning.py's;
-- loadsjson: downstream bodies parsed by `json.loads` then validated by `model_validate`,
-  as before app/downstream/service.py validated them in one step (`model_validate_json`);
+  app/downstream/transport.py, under both downstream clients (`transports=`);
+- untuned: without app/gc_tuning.py's collector settings (`gc_young_threshold=None`);
+- gc10k, gc20k: with another young-generation threshold than the served app's;
+- loadsjson: downstream bodies parsed by `json.loads` then validated, as before
+  app/downstream/service.py validated them in one pass (`one_pass_json=False`);
 - fullexecutor: every field through graphql-core's executor, without app/schema/executor.py's
-  short path for plain leaf fields;
-- nolevels: invoice pages do not read their children for the whole page (each invoice's
-  customer, payments and refunds are then loaded field by field, through the loaders).
+  short path for plain fields (`lean_executor=False`);
+- nolevels: invoice pages do not read their children for the whole page; each invoice's
+  customer, payments and refunds are loaded field by field (`whole_page_children=False`);
+- nosniffio: `import sniffio` fails, as on an install without it. Not a lever of the
+  app: it simulates another environment, with an import hook on this process's
+  `sys.meta_path`, installed before the app is built.
 
-Served by `uvicorn --factory bench.gateway_app:app_factory`; with no variant it is the
-app `app.main:app` serves.
+Served by `uvicorn --factory bench.gateway_app:app_factory`, each variant chosen by the
+environment (`variant_environment`, used by bench/ab.py and bench/stack.py); with no
+variant it is the app `app.main:app` serves (`Levers.served()`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 
-from app import gc_tuning
+from app.levers import Levers
 from app.main import create_app
 from app.settings import load_settings
 from app.wiring import Transports
 
 VARIANTS = {
     "httpcore": ("BENCH_GATEWAY_TRANSPORT", "httpcore"),
-    "syncperm": ("BENCH_GATEWAY_SYNC_PERMISSIONS", "1"),
     "nosniffio": ("BENCH_GATEWAY_HIDE_SNIFFIO", "1"),
     "untuned": ("BENCH_GATEWAY_GC_TUNING", "0"),
     "nolevels": ("BENCH_GATEWAY_NO_LEVELS", "1"),
@@ -62,38 +69,25 @@ def variant_environment(names: list[str]) -> dict[str, str]:
     return env
 
 
-def _sync_permissions() -> None:
-    from app.auth import policy
-    from app.schema.types.guards import FieldPolicy
-
-    def has_permission(self: FieldPolicy, source: Any, info: Any, **kwargs: Any) -> bool:
-        rule = policy.FIELD_RULES[(source.type_name, info.field_name)]
-        return policy.check(info.context.principal, source.business_id, rule) is None
-
-    FieldPolicy.has_permission = has_permission  # type: ignore[assignment,method-assign]
-
-
-def _loads_json() -> None:
-    import json
-
-    from pydantic import ValidationError
-
-    from app.downstream.errors import DownstreamInvalidResponseError
-    from app.downstream.service import ServiceClient
-
-    def parse(self: ServiceClient, answer: Any, model: Any) -> Any:
-        try:
-            return model.model_validate(json.loads(answer.body))
-        except (ValueError, ValidationError) as exc:
-            raise DownstreamInvalidResponseError(
-                self.name, "response body violates the contract"
-            ) from exc
-
-    setattr(ServiceClient, "_parse", parse)  # noqa: B010 - a lever under measurement
+def levers_from(environ: Mapping[str, str]) -> Levers:
+    """The served app's levers, less those the variant environment turns off."""
+    served = Levers.served()
+    threshold = served.gc_young_threshold
+    if environ.get("BENCH_GATEWAY_GC_THRESHOLD"):
+        threshold = int(environ["BENCH_GATEWAY_GC_THRESHOLD"])
+    if environ.get("BENCH_GATEWAY_GC_TUNING", "1") != "1":
+        threshold = None
+    return dataclasses.replace(
+        served,
+        lean_executor=environ.get("BENCH_GATEWAY_FULL_EXECUTOR") != "1",
+        whole_page_children=environ.get("BENCH_GATEWAY_NO_LEVELS") != "1",
+        one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
+        gc_young_threshold=threshold,
+    )
 
 
-def _transports() -> Transports | None:
-    if os.environ.get("BENCH_GATEWAY_TRANSPORT") != "httpcore":
+def transports_from(environ: Mapping[str, str]) -> Transports | None:
+    if environ.get("BENCH_GATEWAY_TRANSPORT") != "httpcore":
         return None
     import httpx
 
@@ -106,32 +100,16 @@ def _transports() -> Transports | None:
     }
 
 
-def app_factory() -> Starlette:
-    if os.environ.get("BENCH_GATEWAY_HIDE_SNIFFIO") == "1":
-        import sys
-
+def _hide_sniffio() -> None:
+    if not any(isinstance(finder, _HideSniffio) for finder in sys.meta_path):
         sys.modules.pop("sniffio", None)
         sys.meta_path.insert(0, _HideSniffio())
-    if os.environ.get("BENCH_GATEWAY_SYNC_PERMISSIONS") == "1":
-        _sync_permissions()
-    if os.environ.get("BENCH_GATEWAY_LOADS_JSON") == "1":
-        _loads_json()
-    if os.environ.get("BENCH_GATEWAY_NO_LEVELS") == "1":
-        import app.schema.types.nodes
 
-        # The name app.schema.types.nodes calls; replaced before any request is served.
-        app.schema.types.nodes.invoice_children_wanted = lambda info: (False, False, False)  # noqa: B010
-    if os.environ.get("BENCH_GATEWAY_FULL_EXECUTOR") == "1":
-        from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-        from app.schema.executor import LeanExecutor
-
-        LeanExecutor.execute_field = StrawberryGraphQLCoreExecutionContext.execute_field  # type: ignore[method-assign]
-    threshold = os.environ.get("BENCH_GATEWAY_GC_THRESHOLD")
-    if threshold:
-        gc_tuning.YOUNG_GENERATION_THRESHOLD = int(threshold)
+def app_factory() -> Starlette:
+    environ = os.environ
+    if environ.get("BENCH_GATEWAY_HIDE_SNIFFIO") == "1":
+        _hide_sniffio()
     return create_app(
-        load_settings(),
-        transports=_transports(),
-        tune_gc=os.environ.get("BENCH_GATEWAY_GC_TUNING", "1") == "1",
+        load_settings(), transports=transports_from(environ), levers=levers_from(environ)
     )

@@ -188,7 +188,7 @@ class Stack:
     def start_gateway(self, workers: int, extra_env: dict[str, str] | None = None) -> Server:
         port = free_port()
         extra_env = extra_env or {}
-        # A variant (bench/gateway_app.py) is the same app built with a lever applied.
+        # A variant (bench/gateway_app.py) is the same app built with other levers.
         target = (
             ["--factory", "bench.gateway_app:app_factory"]
             if any(name.startswith("BENCH_GATEWAY_") for name in extra_env)

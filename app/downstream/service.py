@@ -99,13 +99,17 @@ class _Answer:
 @dataclass(frozen=True, slots=True)
 class Channel:
     """Everything one downstream service's calls share for the app's lifetime: the
-    pooled client, its circuit breaker, the retry policy and the observer."""
+    pooled client, its circuit breaker, the retry policy and the observer, and how its
+    bodies are validated: in one pass by pydantic, or (`one_pass_json=False`, a lever the
+    benchmark prices) parsed by `json.loads` first, as before; both refuse the same bodies
+    with the same error."""
 
     name: str
     http: httpx.AsyncClient
     breaker: CircuitBreaker
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     observer: DownstreamObserver = field(default_factory=QuietObserver)
+    one_pass_json: bool = field(default=True, kw_only=True)
 
 
 class ServiceClient:
@@ -114,6 +118,7 @@ class ServiceClient:
         self._channel = channel
         self._http = channel.http
         self._meta = meta
+        self._one_pass_json = channel.one_pass_json
 
     async def get(self, path: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
         answer = await self._send("GET", path, params=params)
@@ -294,6 +299,11 @@ class ServiceClient:
     def _parse(self, answer: _Answer, model: type[ModelT]) -> ModelT:
         body = answer.body
         try:
+            if not self._one_pass_json:
+                # Decoded as UTF-8 first: json.loads would also take UTF-16 and a BOM,
+                # which the one-pass parser refuses.
+                payload = json.loads(body.decode(), parse_constant=_reject_constant)
+                return model.model_validate(payload)
             # pydantic parses and validates in one pass (bench/ab.py: 6% of a dashboard's
             # CPU) but lets NaN and Infinity through where a field is ignored. They are
             # not JSON: a body that may hold one is read by the exact parser first.

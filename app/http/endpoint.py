@@ -57,12 +57,17 @@ class GraphQLEndpoint:
         graphiql: GraphiQLSite | None,
         limits: Limits | None = None,
         hide_suggestions: bool = True,
+        lean_executor: bool = True,
+        whole_page_children: bool = True,
     ) -> None:
         self._holder = holder
         self._graphiql = graphiql
+        self._whole_page_children = whole_page_children
         limits = limits or Limits()
         checks = DocumentChecks(limits, hide_suggestions=hide_suggestions)
-        schema = build_schema(limits, hide_suggestions=hide_suggestions, checks=checks)
+        schema = build_schema(
+            limits, hide_suggestions=hide_suggestions, checks=checks, lean_executor=lean_executor
+        )
         # Rate limits charge a request its cost, from the checks execution reuses.
         self._weigh = CostWeigher(schema._schema, checks, limits.max_cost)
         self._view = GatewayView(
@@ -155,6 +160,7 @@ class GraphQLEndpoint:
             resources.today,
             deadline,
             record,
+            whole_page_children=self._whole_page_children,
         )
         try:
             # Downstream calls already stop at the deadline; this net catches anything

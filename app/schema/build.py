@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
 from app.schema.error_policy import ErrorPolicy
@@ -46,14 +47,20 @@ def build_schema(
     *,
     hide_suggestions: bool = True,
     checks: DocumentChecks | None = None,
+    lean_executor: bool = True,
 ) -> GatewaySchema:
+    """`lean_executor=False` runs every field through graphql-core's executor (Strawberry's
+    own execution context), without app/schema/executor.py's short path: the benchmark
+    prices the short path with it (bench/gateway_app.py, `fullexecutor`)."""
     limits = limits or Limits()
     checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Business, Customer, Invoice, Payment, Refund],
-        execution_context_class=LeanExecutor,
+        execution_context_class=(
+            LeanExecutor if lean_executor else StrawberryGraphQLCoreExecutionContext
+        ),
         # Factories, not instances: each execution gets its own extension object. The
         # order matters: each one's work after the operation runs in reverse order, so the
         # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 
 from app.auth.principal import Role
+from app.levers import Levers
 from app.main import create_app
 from app.ratelimit.limiter import Clock
 from app.settings import Settings, load_settings
@@ -111,6 +112,7 @@ async def gateway_factory(
             span_exporter: SpanExporter | None = None,
             client: tuple[str, int] = ("127.0.0.1", 123),
             clock: Clock | None = None,
+            levers: Levers | None = None,
             **changes: object,
         ) -> httpx.AsyncClient:
             database_url = str(
@@ -126,6 +128,7 @@ async def gateway_factory(
                 transports={**downstreams.transports(), **(transports or {})},
                 span_exporter=span_exporter,
                 clock=clock,
+                levers=levers or Levers(),
             )
             await stack.enter_async_context(app.router.lifespan_context(app))
             # `client` is the socket peer the gateway sees.

@@ -1,0 +1,34 @@
+"""The measured performance levers of the gateway, in one value handed to create_app.
+
+Each lever is passed to the constructor of the component that owns it, which acts on its
+own argument: nothing here is global state, and nothing is patched. `Levers()` is every
+lever on except the collector's, which changes the whole interpreter (tests share one);
+`Levers.served()` is what the served app (`app.main:app`) runs with. bench/gateway_app.py
+turns levers off one at a time to price them (bench/profiles/NOTE.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.gc_tuning import YOUNG_GENERATION_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class Levers:
+    # app/schema/executor.py's short path for plain fields (build_schema, through
+    # GraphQLEndpoint); off: every field through graphql-core's executor.
+    lean_executor: bool = True
+    # An invoice page reads its invoices' customers, payments and refunds for the whole
+    # page (ReadService, through build_context); off: each field loads its own.
+    whole_page_children: bool = True
+    # Downstream bodies parsed and validated in one pass by pydantic (Channel, through
+    # open_resources); off: `json.loads`, then validation of the parsed value.
+    one_pass_json: bool = True
+    # The young-generation threshold app/gc_tuning.py sets once start-up is done (and
+    # freezes what start-up built); None: the collector is left alone.
+    gc_young_threshold: int | None = None
+
+    @classmethod
+    def served(cls) -> Levers:
+        return cls(gc_young_threshold=YOUNG_GENERATION_THRESHOLD)
