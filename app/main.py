@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.core.settings import Settings, load_settings
 from app.gc_tuning import settle_after_startup
 from app.http.endpoint import GraphQLEndpoint
 from app.http.graphiql.site import graphiql_site
@@ -23,10 +24,10 @@ from app.http.request_id import RequestIdMiddleware
 from app.levers import Levers
 from app.ratelimit.limiter import Clock
 from app.schema.limits.config import Limits
-from app.settings import Settings, load_settings
 from app.telemetry.logs import configure_logging
 from app.telemetry.sentry import start_error_reporting
-from app.wiring import ResourceHolder, Transports, open_resources, running_background, utc_today
+from app.wiring.background import running_background
+from app.wiring.resources import ResourceHolder, Transports, open_resources, utc_today
 
 
 def create_app(

@@ -37,8 +37,8 @@ from app.auth.errors import AuthenticationError
 from app.auth.jwks import JwksCache
 from app.auth.principal import Principal
 from app.auth.verifier import JwtConfig, JwtVerifier
+from app.core.money import parse_major_amount
 from app.downstream.models import Invoice, Payment
-from app.money import parse_major_amount
 from bench import baseline_reads as reads
 from bench.baseline_http import (
     JSON,

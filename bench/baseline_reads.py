@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from app.auth.principal import Principal, Role
+from app.core.money import format_money, to_major_string
 from app.downstream.models import (
     Balance,
     Business,
@@ -18,7 +19,6 @@ from app.downstream.models import (
     Payment,
     Refund,
 )
-from app.money import format_money, to_major_string
 from bench.baseline_http import JSON, RefusedError, Service
 
 FULL_ACCESS = frozenset({Role.OWNER, Role.ADMIN, Role.ACCOUNTANT})

@@ -33,10 +33,10 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from app.core.settings import load_settings
 from app.levers import Levers
 from app.main import create_app
-from app.settings import load_settings
-from app.wiring import Transports
+from app.wiring.resources import Transports
 
 VARIANTS = {
     "httpcore": ("BENCH_GATEWAY_TRANSPORT", "httpcore"),

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sandbox.__main__ import Options, build_app
 from sandbox.common.auth import bearer_ok
 from sandbox.common.calls import ADMIN_PREFIX
+from sandbox.common.faults import FaultConfig
 from sandbox.common.runtime import Service
-from sandbox.faults import FaultConfig
 
 CacheKey = tuple[bytes, bytes, bytes]
 _CACHE_LIMIT = 10_000

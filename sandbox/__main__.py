@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.applications import Starlette
 
-from sandbox.faults import FaultConfig
+from sandbox.common.faults import FaultConfig
 from sandbox.invoicing import create_invoicing_app
 from sandbox.payments import create_payments_app
 

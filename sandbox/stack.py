@@ -19,7 +19,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.auth.principal import Role
-from app.settings import (
+from app.core.settings import (
     DEV_IDP_URL,
     DEV_JWT_AUDIENCE,
     DEV_JWT_ISSUER,

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 from app.cli.manifest import update_manifest
+from app.core.settings import SettingsError, load_database_settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.persisted.manifest import ManifestError
 from app.schema import versioning
-from app.settings import SettingsError, load_database_settings
 
 
 async def _migrate() -> str | None:

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from app.deadline import Deadline
+from app.core.deadline import Deadline
 from app.downstream.errors import DownstreamError
 
 T = TypeVar("T")

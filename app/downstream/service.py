@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.deadline import Deadline
+from app.core.deadline import Deadline
 from app.downstream.breaker import CircuitBreaker
 from app.downstream.errors import (
     DownstreamError,

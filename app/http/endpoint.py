@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.bearer import extract_bearer_token
 from app.auth.errors import AuthenticationError, JwksUnavailableError
-from app.deadline import Deadline
+from app.core.deadline import Deadline
 from app.http.admission import Admission
 from app.http.graphiql.site import GraphiQLSite
 from app.http.refusal import refusal
@@ -33,7 +33,8 @@ from app.telemetry.requests import (
     finish_request,
     start_request,
 )
-from app.wiring import ResourceHolder, build_context
+from app.wiring.context import build_context
+from app.wiring.resources import ResourceHolder
 
 logger = logging.getLogger(__name__)
 # Time for the answer to be written after the last downstream call gave up.

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from app.wiring import ResourceHolder
+from app.wiring.resources import ResourceHolder
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from app.wiring import ResourceHolder
+from app.wiring.resources import ResourceHolder
 
 
 class MetricsEndpoint:

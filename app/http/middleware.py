@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
+from app.core.settings import Settings
 from app.http.body_limit import BodySizeLimit
 from app.http.content_type import JsonBodiesOnly
 from app.http.cors import cors_middleware
 from app.http.security_headers import SecurityHeaders
-from app.settings import Settings
 
 GRAPHQL_PATH = "/graphql"
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from app.money import EXPONENTS, InvalidAmountError, parse_major_amount, to_major_string
+from app.core.money import EXPONENTS, InvalidAmountError, parse_major_amount, to_major_string
 
 Path = tuple[str, ...]
 

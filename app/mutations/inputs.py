@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from app.money import to_major_string
+from app.core.money import to_major_string
 from app.mutations.input_rules import (
     PAYMENT_METHOD,
     FieldProblem,

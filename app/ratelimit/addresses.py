@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from app.networks import IPAddress, IPNetwork
+from app.core.networks import IPAddress, IPNetwork
 
 UNKNOWN = "ip:unknown"
 

@@ -18,12 +18,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from app.networks import IPNetwork, parse_networks
+from app.core.networks import IPNetwork, parse_networks
+from app.core.settings import Settings
 from app.ratelimit.fallback import FallbackRateLimiter
 from app.ratelimit.limiter import Clock, Limit, RateLimiter
 from app.ratelimit.memory import InProcessRateLimiter
 from app.ratelimit.redis_limiter import RedisRateLimiter
-from app.settings import Settings
 
 # How long a process limits on its own after Redis failed before asking Redis again.
 REDIS_RETRY_SECONDS = 5.0

@@ -11,12 +11,12 @@ from datetime import date
 from typing import Any, TypeVar
 
 from app.auth.principal import Principal
+from app.core.ids import is_object_id, type_of
 from app.downstream import models
 from app.downstream.errors import DownstreamError, DownstreamRejectedError
 from app.downstream.invoicing import InvoicingClient
 from app.downstream.payments import PaymentsClient
 from app.downstream.reads import Page
-from app.ids import is_object_id, type_of
 from app.reads.errors import InvalidInputError
 from app.reads.levels import InvoiceChildren
 from app.reads.loaders import Loaders

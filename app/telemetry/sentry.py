@@ -12,7 +12,7 @@ import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import Transport
 
-from app.settings import Settings
+from app.core.settings import Settings
 from app.telemetry.logs import redact
 
 _DROPPED_REQUEST_PARTS = ("headers", "cookies", "data", "query_string", "env")

@@ -9,9 +9,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.common.errors import ApiError, encode_json, error_response, json_bytes_response
+from sandbox.common.faults import FaultConfigBody
 from sandbox.common.listing import list_envelope
 from sandbox.common.validation import parse_body
-from sandbox.faults import FaultConfigBody
 
 if TYPE_CHECKING:
     from sandbox.common.runtime import Service

@@ -33,8 +33,7 @@ from sandbox.common.errors import (
     invalid,
     json_bytes_response,
 )
-from sandbox.common.idempotency import Claim, IdempotencyStore, fingerprint
-from sandbox.faults import (
+from sandbox.common.faults import (
     HANG_SECONDS,
     FaultConfig,
     FaultInjector,
@@ -42,6 +41,7 @@ from sandbox.faults import (
     malformed,
     schema_violating,
 )
+from sandbox.common.idempotency import Claim, IdempotencyStore, fingerprint
 
 MAX_HEADER_LENGTH = 255
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from sandbox.common.faults import FaultConfig
 from sandbox.common.runtime import Service
 from sandbox.common.store import connect
-from sandbox.faults import FaultConfig
 from sandbox.invoicing import db
 from sandbox.invoicing.handlers import InvoicingHandlers
 

@@ -12,8 +12,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from sandbox.common.money import invoice_totals
 from sandbox.common.store import transaction
-from sandbox.money import invoice_totals
 from sandbox.seed import BUSINESSES, CUSTOMERS, INVOICES
 
 TABLES = ("invoice_payments", "invoices", "customers", "businesses")

@@ -7,6 +7,7 @@ from typing import Any
 
 from sandbox.common import listing
 from sandbox.common.errors import conflict, missing
+from sandbox.common.money import invoice_totals
 from sandbox.common.runtime import Call, Reply
 from sandbox.common.store import new_id, now_after, now_ts, transaction
 from sandbox.common.validation import parse_body
@@ -19,7 +20,6 @@ from sandbox.invoicing.db import (
     lines_json,
     payment_ids_of,
 )
-from sandbox.money import invoice_totals
 
 BUSINESS_ID = listing.prefixed_id_re("biz_")
 CUSTOMER_ID = listing.prefixed_id_re("cus_")

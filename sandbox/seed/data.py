@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
+from sandbox.common.money import EXPONENTS, invoice_totals
 from sandbox.common.store import format_ts
-from sandbox.money import EXPONENTS, invoice_totals
 from sandbox.seed.model import (
     SeedBusiness,
     SeedCustomer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.money import invoice_totals
+from sandbox.common.money import invoice_totals
 
 
 @dataclass(frozen=True)

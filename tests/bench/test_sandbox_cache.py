@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from bench.sandbox_server import ResponseCache
-from sandbox.faults import FaultConfig
+from sandbox.common.faults import FaultConfig
 from sandbox.invoicing import create_invoicing_app
 from sandbox.seed import GB_BUSINESS_ID, GB_CUSTOMER_ID
 

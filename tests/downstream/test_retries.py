@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from app.deadline import Deadline
+from app.core.deadline import Deadline
 from app.downstream.breaker import BreakerState, CircuitBreaker
 from app.downstream.errors import (
     DownstreamCircuitOpenError,

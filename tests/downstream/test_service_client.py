@@ -96,7 +96,7 @@ async def test_a_503_keeps_its_retry_after(http: httpx.AsyncClient) -> None:
 
 
 async def test_a_call_with_no_time_left_is_not_sent() -> None:
-    from app.deadline import Deadline
+    from app.core.deadline import Deadline
 
     sent: list[httpx.Request] = []
 

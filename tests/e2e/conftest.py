@@ -18,10 +18,10 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 
 from app.auth.principal import Role
+from app.core.settings import Settings, load_settings
 from app.levers import Levers
 from app.main import create_app
 from app.ratelimit.limiter import Clock
-from app.settings import Settings, load_settings
 from sandbox.devkeys import load_or_create_private_key, mint_token
 from sandbox.idp import create_idp_app
 from sandbox.invoicing import create_invoicing_app

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.auth.principal import Role
-from app.money import format_money, to_major_string
+from app.core.money import format_money, to_major_string
 from sandbox.seed import (
     CUSTOMERS,
     GB_BUSINESS_ID,

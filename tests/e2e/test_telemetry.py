@@ -19,7 +19,7 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
 from app.auth.principal import Role
-from app.settings import load_settings
+from app.core.settings import load_settings
 from app.telemetry.logs import REDACTED, JsonFormatter
 from app.telemetry.sentry import start_error_reporting
 from sandbox.seed import DEMO_BUSINESS_IDS, GB_BUSINESS_ID

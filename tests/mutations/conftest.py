@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from app.auth.principal import Role
+from app.core.settings import Settings, load_settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.idempotency.store import IdempotencyStore
 from app.main import create_app
 from app.mutations.relay import Relay
 from app.outbox.store import OutboxStore
-from app.settings import Settings, load_settings
-from app.wiring import build_relay, open_resources
+from app.wiring.background import build_relay
+from app.wiring.resources import open_resources
 from sandbox.devkeys import load_or_create_private_key, mint_token
 from sandbox.idp import create_idp_app
 from sandbox.invoicing import create_invoicing_app
@@ -102,7 +103,7 @@ class World:
     async def relay(
         self, *, outbox_ahead: timedelta, keys_ahead: timedelta = timedelta(0)
     ) -> Relay:
-        """A relay as the app builds it (app.wiring.build_relay), on its own
+        """A relay as the app builds it (app.wiring.resources.build_relay), on its own
         resources (engine, pool, HTTP clients) over the same database and services, whose
         outbox clock (and, when asked, idempotency clock) runs ahead: rows enqueued with
         the grace are due."""

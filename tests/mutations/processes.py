@@ -16,7 +16,7 @@ from typing import IO
 
 import httpx
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0

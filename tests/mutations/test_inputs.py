@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.money import EXPONENTS, to_major_string
+from app.core.money import EXPONENTS, to_major_string
 from app.mutations.inputs import (
     CreateCustomer,
     CreateInvoice,

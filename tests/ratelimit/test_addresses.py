@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from app.networks import parse_networks
+from app.core.networks import parse_networks
 from app.ratelimit.addresses import address_key, client_address
 
 PROXIES = parse_networks(["10.0.0.0/8", "192.0.2.10", "2001:db8:ffff::/48"])

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from sandbox.faults import FaultConfig
+from sandbox.common.faults import FaultConfig
 from sandbox.seed import (
     GB_BUSINESS_ID,
     GB_DRAFT_INVOICE_ID,

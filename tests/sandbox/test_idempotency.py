@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.faults import FaultConfig
+from sandbox.common.faults import FaultConfig
 from sandbox.seed import GB_BUSINESS_ID, GB_DRAFT_INVOICE_ID, GB_OPEN_INVOICE_ID
 from tests.sandbox.conftest import Apps, contract_client
 from tests.sandbox.helpers import assert_error, invoice_body, payment_body, write_headers

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from app.core.settings import Settings
 from app.http.graphiql.examples import DASHBOARD_QUERY
-from app.settings import Settings
 
 ASSET_PREFIX = "/graphiql/assets"
 _CONTENT_TYPES = {

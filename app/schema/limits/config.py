@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

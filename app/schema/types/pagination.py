@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from app.ids import is_object_id
+from app.core.ids import is_object_id
 from app.schema.types.errors import BadUserInputError
 from app.schema.types.values import PageInfo
 

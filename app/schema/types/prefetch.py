@@ -18,7 +18,7 @@ import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from app.auth import policy
-from app.ids import is_object_id
+from app.core.ids import is_object_id
 from app.schema.types.errors import BadUserInputError
 from app.schema.types.pagination import decode_cursor, page_size
 from app.schema.types.ports import SchemaContext

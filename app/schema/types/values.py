@@ -6,8 +6,8 @@ from typing import ClassVar
 
 import strawberry
 
+from app.core.money import format_money, to_major_string
 from app.downstream import models
-from app.money import format_money, to_major_string
 from app.schema.types.enums import CurrencyCode, PaymentMethodType
 from app.schema.types.fields import resolved
 from app.schema.types.scalars import DecimalString

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import (
+from app.core.settings import (
     DEV_JWKS_URL,
     SANDBOX_INVOICING_TOKEN,
     SANDBOX_INVOICING_URL,

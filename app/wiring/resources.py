@@ -1,61 +1,37 @@
-"""How the parts are put together (create_app in app/main.py is the only caller).
-
-- `open_resources`: what the app holds open for its lifetime: the database engine, one
-  pooled HTTP client per downstream service, the token verifier, the rate limiters and the
-  persisted-query store. Opened and closed by the lifespan only.
-- `running_background`: background work the app owns for its lifetime: the outbox relay
-  (which also purges expired idempotency keys). Started after the resources open, stopped
-  before they close.
-- `build_context`: a request's typed context, whose read and write services are built
-  only when a resolver first asks for them.
-"""
+"""What the app holds open for its lifetime: the database engine, one pooled HTTP client
+per downstream service, the token verifier, the rate limiters and the persisted-query
+store. Opened and closed by the lifespan (app/main.py) only."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import partial
 
 import httpx
 from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
-from starlette.responses import Response
 
 from app.auth.jwks import JwksCache
-from app.auth.principal import Principal
 from app.auth.verifier import JwtConfig, JwtVerifier
+from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import create_engine
-from app.deadline import Deadline
 from app.downstream.breaker import BreakerState, CircuitBreaker
-from app.downstream.invoicing import InvoicingClient, InvoicingWrites
-from app.downstream.payments import PaymentsClient, PaymentsWrites
 from app.downstream.retry import RetryPolicy
-from app.downstream.service import CallMeta, Channel, ServiceClient, build_http_client
+from app.downstream.service import Channel, build_http_client
 from app.idempotency.store import IdempotencyStore
-from app.mutations.pay_invoice import PayInvoiceSaga
-from app.mutations.relay import Relay
-from app.mutations.service import MutationService
 from app.outbox.store import OutboxStore
 from app.persisted.manifest import load_manifest
 from app.persisted.policy import PersistedQueries
 from app.persisted.store import ApqStore
 from app.ratelimit.limiter import Clock
 from app.ratelimit.setup import RateLimits, open_rate_limits
-from app.reads.loaders import Loaders
-from app.reads.service import ReadService
-from app.schema.resolvers.context import Context
-from app.settings import Settings
 from app.telemetry.downstream import DownstreamTelemetry
 from app.telemetry.metrics import Metrics
-from app.telemetry.requests import RequestRecord
 from app.telemetry.tracing import Tracing, build_tracing
 
 logger = logging.getLogger(__name__)
@@ -226,101 +202,3 @@ def _breaker_changed(metrics: Metrics, service: str, state: BreakerState) -> Non
 
 def _state_reader(channel: Channel) -> Callable[[], BreakerState]:
     return lambda: channel.breaker.state
-
-
-# A relay round's downstream calls get this long: it answers nobody, but must not hang.
-RELAY_BUDGET_SECONDS = 20.0
-
-
-def build_relay(resources: Resources) -> Relay:
-    settings = resources.settings
-
-    def saga_for_actor(actor_id: str) -> PayInvoiceSaga:
-        meta = CallMeta(
-            request_id=f"relay-{uuid.uuid4().hex}",
-            actor_id=actor_id,
-            deadline=Deadline(RELAY_BUDGET_SECONDS),
-        )
-        return PayInvoiceSaga(
-            resources.idempotency,
-            resources.outbox,
-            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
-            PaymentsWrites(ServiceClient(resources.payments, meta)),
-            relay_grace=timedelta(seconds=settings.relay_grace_seconds),
-        )
-
-    return Relay(
-        resources.idempotency,
-        resources.outbox,
-        saga_for_actor,
-        interval_seconds=settings.relay_interval_seconds,
-    )
-
-
-@contextlib.asynccontextmanager
-async def running_background(resources: Resources) -> AsyncIterator[Relay]:
-    relay = build_relay(resources)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run_forever(stop), name="outbox-relay")
-    try:
-        yield relay
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=10)
-        except TimeoutError:
-            task.cancel()
-
-
-def build_context(
-    request: Request,
-    response: Response,
-    resources: Resources,
-    principal: Principal,
-    request_id: str,
-    today: Callable[[], date],
-    deadline: Deadline,
-    record: RequestRecord,
-    *,
-    whole_page_children: bool = True,
-) -> Context:
-    meta = CallMeta(
-        request_id=request_id,
-        traceparent=record.traceparent,
-        actor_id=principal.subject,
-        deadline=deadline,
-        tally=record.tally,
-    )
-
-    def make_reads() -> ReadService:
-        invoicing = InvoicingClient(ServiceClient(resources.invoicing, meta))
-        payments = PaymentsClient(ServiceClient(resources.payments, meta))
-        return ReadService(
-            principal,
-            Loaders(invoicing, payments),
-            invoicing,
-            payments,
-            today,
-            whole_page_children=whole_page_children,
-        )
-
-    def make_mutations(reads: ReadService) -> MutationService:
-        return MutationService(
-            principal,
-            reads,
-            resources.idempotency,
-            resources.outbox,
-            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
-            PaymentsWrites(ServiceClient(resources.payments, meta)),
-            relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
-        )
-
-    return Context(
-        request=request,
-        response=response,
-        principal=principal,
-        request_id=request_id,
-        record=record,
-        make_reads=make_reads,
-        make_mutations=make_mutations,
-    )

@@ -7,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from app.settings import Settings, SettingsError, load_settings
-from tests.test_settings import PRODUCTION
+from app.core.settings import Settings, SettingsError, load_settings
+from tests.core.test_settings import PRODUCTION
 
 NAMES = [
     *PRODUCTION,

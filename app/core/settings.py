@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.networks import parse_networks
+from app.core.networks import parse_networks
 
 # The local sandbox services and development identity provider `make run` starts.
 SANDBOX_INVOICING_URL = "http://127.0.0.1:8101"
