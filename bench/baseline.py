@@ -7,7 +7,7 @@ needs are known. It still does what the job requires and the gateway does: verif
 bearer JWT with the same verifier, admits only the caller's businesses, forwards
 X-Request-Id, validates every downstream body against the same strict pydantic models,
 and stores payInvoice's idempotency key and result in PostgreSQL. It answers with the
-same JSON as the gateway (tests/bench/test_baseline.py holds both to that).
+same JSON as the gateway (tests/e2e/test_bench_baseline.py holds both to that).
 The read answers are in bench/baseline_reads.py, the downstream client in
 bench/baseline_http.py; payInvoice, which also needs the database, is here.
 
