@@ -10,12 +10,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from app.cli.manifest import update_manifest
 from app.core.settings import SettingsError, load_database_settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.persisted.manifest import ManifestError
-from app.schema import versioning
 
 
 async def _migrate() -> str | None:
@@ -29,6 +27,10 @@ async def _migrate() -> str | None:
 
 
 def _manifest(output: Path, client: str, documents: list[Path]) -> int:
+    # Imported here, as in _schema: they build the schema, which loads every resolver,
+    # type and service module; `migrate`, the production release job, needs none of it.
+    from app.cli.manifest import update_manifest
+
     try:
         count = update_manifest(output, client, documents)
     except ManifestError as exc:
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _schema(root: Path, *, write: bool, check: bool) -> int:
+    from app.schema import versioning
+
     if write:
         refused = versioning.write_schema(root)
         for reason in refused:

@@ -1,4 +1,5 @@
-"""Failures the services report in the caller's terms (mapped to codes in app/errors)."""
+"""Failures the read service reports in the caller's terms (mapped to codes in
+app/schema/error_policy.py)."""
 
 from __future__ import annotations
 

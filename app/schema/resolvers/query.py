@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from app.schema.resolvers.context import Context
-from app.schema.types.errors import BadUserInputError
+from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.fields import resolved
 from app.schema.types.guards import Owned
 from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, to_node

@@ -24,7 +24,7 @@ from strawberry.permission import BasePermission
 
 from app.auth import policy
 from app.auth.principal import Principal
-from app.schema.types.errors import ForbiddenError, NotFoundError
+from app.schema.types.field_errors import ForbiddenError, NotFoundError
 
 security_log = logging.getLogger("gateway.security")
 

@@ -24,7 +24,7 @@ from app.schema.types.enums import (
     RefundReason,
     Role,
 )
-from app.schema.types.errors import NotFoundError
+from app.schema.types.field_errors import NotFoundError
 from app.schema.types.fields import deferred, resolved
 from app.schema.types.guards import FieldPolicy, Owned
 from app.schema.types.pagination import Connection, decode_cursor, page_size

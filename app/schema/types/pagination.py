@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from app.core.ids import is_object_id
-from app.schema.types.errors import BadUserInputError
+from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.values import PageInfo
 
 DEFAULT_PAGE_SIZE = 20

@@ -19,7 +19,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from app.auth import policy
 from app.core.ids import is_object_id
-from app.schema.types.errors import BadUserInputError
+from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.pagination import decode_cursor, page_size
 from app.schema.types.ports import SchemaContext
 
