@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from app.core.settings import Settings, load_settings
+from app.core.settings import Settings, SettingsError, load_settings
 from app.gc_tuning import settle_after_startup
 from app.http.endpoint import GraphQLEndpoint
 from app.http.graphiql.site import graphiql_site
@@ -90,18 +90,31 @@ def create_app(
 
 class _AppFromEnvironment:
     """Reads settings when the server starts, not at import: importing app.main has no
-    side effects, and a settings error surfaces as a failed start-up naming the setting."""
+    side effects. A settings error fails the server's start-up (the lifespan's startup
+    fails, naming the setting), so the process exits instead of serving 500s."""
 
     def __init__(self) -> None:
         self._app: Starlette | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            settings = load_settings()
-            configure_logging(settings.log_level, json_lines=settings.log_format == "json")
-            start_error_reporting(settings)
-            self._app = create_app(settings, levers=Levers.served())
+            try:
+                self._app = self._build()
+            except SettingsError as exc:
+                if scope["type"] != "lifespan":
+                    raise
+                # uvicorn exits (status 3) on a failed startup, also with --lifespan auto.
+                await receive()
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
         await self._app(scope, receive, send)
+
+    @staticmethod
+    def _build() -> Starlette:
+        settings = load_settings()
+        configure_logging(settings.log_level, json_lines=settings.log_format == "json")
+        start_error_reporting(settings)
+        return create_app(settings, levers=Levers.served())
 
 
 app = _AppFromEnvironment()
