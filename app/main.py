@@ -63,7 +63,7 @@ def create_app(
             finally:
                 holder.set(None)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
@@ -86,6 +86,10 @@ def create_app(
         middleware=[Middleware(RequestIdMiddleware), *transport_middleware(settings)],
         lifespan=lifespan,
     )
+    # No redirect from /graphql/ to /graphql: Starlette builds it from the Host header,
+    # which the caller chooses, so an answer would point wherever the caller liked.
+    app.router.redirect_slashes = False
+    return app
 
 
 class _AppFromEnvironment:

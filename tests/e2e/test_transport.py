@@ -216,6 +216,23 @@ async def test_no_operation_runs_over_get(
 # -- malformed bodies are 400s, never 500s ---------------------------------------------------
 
 
+async def test_a_trailing_slash_is_not_redirected_to_a_host_the_caller_chose(
+    gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
+) -> None:
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
+
+    response = await gateway.post(
+        "/graphql/",
+        json={"query": "{ viewer { id } }"},
+        headers={"Authorization": f"Bearer {token}", "Host": "attacker.example"},
+    )
+
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert "attacker.example" not in response.text
+    await nothing_downstream(downstreams)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
