@@ -557,3 +557,40 @@ async def test_a_batch_outside_its_bound_is_refused(
     assert response.status_code == 400
     assert response.text == "A batch holds 1 to 2 operations."
     await nothing_downstream(downstreams)
+
+
+# -- operation selection (the specification's GetOperation) ---------------------------
+
+
+async def test_several_operations_without_a_name_are_an_error_and_nothing_runs(
+    gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
+) -> None:
+    document = f"query First {{ {BUSINESS} {{ name }} }} query Second {{ viewer {{ id }} }}"
+
+    body = await run(gateway, token_for(OWNER), document)
+
+    assert body == {
+        "data": None,
+        "errors": [
+            {
+                "message": "Must provide operation name if query contains multiple operations.",
+                "locations": [{"line": 1, "column": 1}, {"line": 1, "column": 53}],
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ],
+    }
+    await nothing_downstream(downstreams)
+
+
+async def test_several_operations_run_the_one_named(
+    gateway: httpx.AsyncClient, token_for: TokenFactory
+) -> None:
+    document = f"query First {{ {BUSINESS} {{ name }} }} query Second {{ viewer {{ id }} }}"
+
+    response = await gateway.post(
+        "/graphql",
+        json={"query": document, "operationName": "Second"},
+        headers={"Authorization": f"Bearer {token_for(OWNER, subject='user_ops')}"},
+    )
+
+    assert response.json() == {"data": {"viewer": {"id": "user_ops"}}}

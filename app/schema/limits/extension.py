@@ -5,6 +5,8 @@
    nothing else (not even validation) is answered;
 3. the specification's validation, with "Did you mean ...?" suggestions hidden in
    production (a prober would otherwise read field, argument and enum names from them);
+   then the operation to run: several operations and no operationName is an error, as
+   the specification's GetOperation says (Strawberry alone would run the first);
 4. with the request's variables: `first` outside 1..100 (BAD_USER_INPUT), then the cost.
 
 Parsing and steps 2 and 3 depend only on the text and are cached by it, in place of
@@ -26,6 +28,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
     GraphQLSchema,
+    OperationDefinitionNode,
     parse,
     validate,
 )
@@ -95,6 +98,24 @@ class DocumentChecks:
         )
 
 
+def operation_selection_errors(
+    document: DocumentNode, operation_name: str | None
+) -> list[GraphQLError]:
+    """The specification's GetOperation: without a name, the document must hold exactly
+    one operation (Strawberry would run the first of several)."""
+    if operation_name is not None:
+        return []
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) > 1:
+        return [
+            GraphQLError(
+                "Must provide operation name if query contains multiple operations.",
+                nodes=operations,
+            )
+        ]
+    return []
+
+
 class DocumentLimits(SchemaExtension):
     """List it after ErrorPolicy: its token-limit answer is then in place before
     ErrorPolicy sees the errors."""
@@ -127,6 +148,11 @@ class DocumentLimits(SchemaExtension):
             errors = self._checks.errors(
                 schema, context.query, document, tuple(context.validation_rules)
             )
+            if not errors:
+                # `operation_name` falls back to the first operation's; the name the
+                # client sent (or None) is the one the specification selects by.
+                sent = context._provided_operation_name
+                errors = operation_selection_errors(document, sent)
             if not errors:
                 analysis = analyse_cost(document, context.variables, context.operation_name, schema)
                 self.cost = analysis.cost
