@@ -81,9 +81,14 @@ class GatewayView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            body = json.loads(data)
+            # Strictly UTF-8 (RFC 8259): json.loads would guess UTF-16 and let encoded
+            # surrogates through.
+            body = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except RecursionError:
             raise HTTPException(400, "The request body is nested too deeply.") from None
+        except UnicodeDecodeError:
+            # Not a JSONDecodeError, which is all Strawberry turns into a 400 (a 500 before).
+            raise HTTPException(400, "The request body is not valid UTF-8.") from None
         config = self.schema.config.batching_config
         problem = request_problem(body, max_batch=config["max_operations"] if config else 0)
         if problem is not None:

@@ -147,6 +147,24 @@ async def test_malformed_and_invalid_requests_are_charged_too(
     assert await downstream_calls(downstreams) == []
 
 
+async def test_a_body_that_is_not_utf8_is_charged_too(
+    gateway_factory: GatewayFactory, token_for: TokenFactory, downstreams: Downstreams
+) -> None:
+    gateway = await gateway_factory(rate_limit_capacity=2, rate_limit_refill_per_second=0.01)
+    token = token_for()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    bad = [await gateway.post("/graphql", content=b'{"query": "\xff"}', headers=headers)]
+    bad.append(await gateway.post("/graphql", content=b'{"query": "\xff"}', headers=headers))
+    refused = await graphql(gateway, VIEWER_QUERY, token)
+
+    assert [(r.status_code, r.text) for r in bad] == [
+        (400, "The request body is not valid UTF-8.")
+    ] * 2
+    assert_rate_limited(refused, 100)
+    assert await downstream_calls(downstreams) == []
+
+
 async def test_the_default_budget_admits_eighteen_dashboards_then_one_every_few_seconds(
     gateway_factory: GatewayFactory, token_for: TokenFactory
 ) -> None:

@@ -255,6 +255,8 @@ async def test_a_trailing_slash_is_not_redirected_to_a_host_the_caller_chose(
         ),
         (b"[" * 100_000 + b"]" * 100_000, "The request body is nested too deeply."),
         (b"{not json", "Unable to parse request body as JSON"),
+        (b'{"query": "{ viewer { id } }\xff"}', "The request body is not valid UTF-8."),
+        (b'{"query": "\xed\xa0\x80"}', "The request body is not valid UTF-8."),
     ],
     ids=[
         "number",
@@ -267,6 +269,8 @@ async def test_a_trailing_slash_is_not_redirected_to_a_host_the_caller_chose(
         "extensions not an object",
         "nested too deeply",
         "not json",
+        "invalid utf-8",
+        "utf-8 surrogate",
     ],
 )
 async def test_a_malformed_body_is_400(
