@@ -48,6 +48,9 @@ def test_a_document_that_will_be_refused_weighs_one() -> None:
         "x: invoices(first: 5)",
     )
     assert weigh(costly, "Q", {"n": 100}) == 1  # over the cost limit
+    # several operations and no name: refused before anything runs
+    assert weigh(f"{NESTED} query R {{ viewer {{ id }} }}", None, {"n": 20}) == 1
+    assert weigh(f"{NESTED} query R {{ viewer {{ id }} }}", "Q", {"n": 20}) == 22
 
 
 async def test_execution_reuses_the_parse_and_checks_the_weighing_did() -> None:
