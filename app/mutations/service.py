@@ -18,7 +18,11 @@ from typing import Any
 from app.auth import policy
 from app.auth.principal import Principal
 from app.downstream import models
-from app.downstream.errors import DownstreamError, DownstreamRejectedError
+from app.downstream.errors import (
+    DownstreamError,
+    DownstreamInvalidResponseError,
+    DownstreamRejectedError,
+)
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsWrites
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
@@ -26,6 +30,7 @@ from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLo
 from app.mutations import inputs
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
+from app.mutations.refusals import refund_refusal, rejection, taken_over
 from app.outbox.store import OutboxStore
 from app.reads.service import ReadService
 
@@ -33,14 +38,6 @@ logger = logging.getLogger("gateway.mutations")
 
 Build = Callable[[], Awaitable[dict[str, Any] | Outcome]]
 Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
-
-# Downstream 409 codes that are the caller's business outcome, stored and replayed.
-_BUSINESS_CODES = {
-    "invalid_state": ProblemCode.INVALID_STATE,
-    "amount_exceeds_due": ProblemCode.AMOUNT_EXCEEDS_DUE,
-    "amount_exceeds_refundable": ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
-    "currency_mismatch": ProblemCode.CURRENCY_MISMATCH,
-}
 
 
 class MutationService:
@@ -136,7 +133,7 @@ class MutationService:
             refusal = self._authorize("refundPayment", payment.business_id, "paymentId")
             if refusal:
                 return refusal
-            refusal = _refund_refusal(payment, command.amount)
+            refusal = refund_refusal(payment, command.amount)
             if refusal:
                 refusal.objects["payment"] = payment
                 return refusal
@@ -196,7 +193,7 @@ class MutationService:
                 "invoiceId",
             )
         except LeaseLostError:
-            return _taken_over()
+            return taken_over()
         except DownstreamError as exc:
             # Only reads fail here (the saga handles its own writes): nothing was done.
             logger.warning("payInvoice could not read the invoice", extra={"detail": exc.detail})
@@ -287,7 +284,7 @@ class MutationService:
             try:
                 outcome = await send(lease, state)
             except DownstreamRejectedError as exc:
-                rejected = _rejection(exc, id_field)
+                rejected = rejection(exc, id_field)
                 if rejected is None:
                     raise
                 outcome = rejected
@@ -295,7 +292,7 @@ class MutationService:
                 await self._store.complete(connection, lease, outcome.to_result())
             return outcome
         except LeaseLostError:
-            return _taken_over()
+            return taken_over()
         except DownstreamError as exc:
             logger.warning(
                 "mutation paused on an unknown outcome",
@@ -335,82 +332,10 @@ class MutationService:
         )
 
 
-def _taken_over() -> Outcome:
-    """This request stalled past its lease and another (a retry or the relay) took the
-    key over: that one finishes the work, with the same downstream keys."""
-    return problem(
-        ProblemCode.IDEMPOTENCY_KEY_IN_USE,
-        "Another request with this idempotency key took over; retry shortly with the same key.",
-        "input",
-        "idempotencyKey",
-    )
-
-
 def _key(lease: Lease, step: str) -> str:
     return downstream_key(lease.scope_digest, lease.key, step)
 
 
 def _expect(condition: bool, service: str) -> None:
     if not condition:
-        from app.downstream.errors import DownstreamInvalidResponseError
-
         raise DownstreamInvalidResponseError(service, "write answer does not match the request")
-
-
-def _rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
-    """A definitive refusal in the caller's terms, at the input naming the object it is
-    about; None for what is not definitive."""
-    if exc.code in _BUSINESS_CODES:
-        return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
-    if exc.status == 404 or exc.code == "customer_business_mismatch":
-        return problem(ProblemCode.NOT_FOUND, "Not found.", "input", id_field)
-    if exc.status == 400 and exc.code == "invalid_request":
-        return problem(ProblemCode.INVALID_INPUT, "The request was refused as invalid.", "input")
-    # idempotency_key_in_use is retryable; idempotency_key_reused would mean our derived
-    # key met another body: not the caller's fault, and not to be stored.
-    if exc.code == "idempotency_key_reused":
-        logger.error("derived downstream key reused with another body", extra={"code": exc.code})
-    return None
-
-
-_MESSAGES = {
-    "invalid_state": "The object is not in a state that allows this.",
-    "amount_exceeds_due": "The amount is more than the invoice's amount due.",
-    "amount_exceeds_refundable": "The amount is more than what is left to refund.",
-    "currency_mismatch": "The currency does not match.",
-}
-
-
-def _refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outcome | None:
-    if payment.status != "succeeded":
-        return problem(
-            ProblemCode.INVALID_STATE,
-            "Only a succeeded payment can be refunded.",
-            "input",
-            "paymentId",
-        )
-    refundable = payment.amount - payment.amount_refunded
-    if refundable <= 0:
-        return problem(
-            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
-            "This payment is refunded in full.",
-            "input",
-            "paymentId",
-        )
-    if amount is not None and amount.currency != payment.currency:
-        return problem(
-            ProblemCode.CURRENCY_MISMATCH,
-            f"The payment is in {payment.currency}.",
-            "input",
-            "amount",
-            "currency",
-        )
-    if amount is not None and amount.minor > refundable:
-        return problem(
-            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
-            "The amount is more than what is left to refund.",
-            "input",
-            "amount",
-            "amount",
-        )
-    return None

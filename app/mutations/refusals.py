@@ -1,0 +1,92 @@
+"""How the write side words a refusal: a downstream service's definitive answer in the
+caller's terms, a refund that cannot be taken, a key another request took over. Each is
+an Outcome at the input field it is about."""
+
+from __future__ import annotations
+
+import logging
+
+from app.downstream import models
+from app.downstream.errors import DownstreamRejectedError
+from app.mutations import inputs
+from app.mutations.outcomes import Outcome, ProblemCode, problem
+
+logger = logging.getLogger("gateway.mutations")
+
+# Downstream 409 codes that are the caller's business outcome, stored and replayed.
+_BUSINESS_CODES = {
+    "invalid_state": ProblemCode.INVALID_STATE,
+    "amount_exceeds_due": ProblemCode.AMOUNT_EXCEEDS_DUE,
+    "amount_exceeds_refundable": ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
+    "currency_mismatch": ProblemCode.CURRENCY_MISMATCH,
+}
+
+
+def taken_over() -> Outcome:
+    """This request stalled past its lease and another (a retry or the relay) took the
+    key over: that one finishes the work, with the same downstream keys."""
+    return problem(
+        ProblemCode.IDEMPOTENCY_KEY_IN_USE,
+        "Another request with this idempotency key took over; retry shortly with the same key.",
+        "input",
+        "idempotencyKey",
+    )
+
+
+def rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
+    """A definitive refusal in the caller's terms, at the input naming the object it is
+    about; None for what is not definitive."""
+    if exc.code in _BUSINESS_CODES:
+        return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
+    if exc.status == 404 or exc.code == "customer_business_mismatch":
+        return problem(ProblemCode.NOT_FOUND, "Not found.", "input", id_field)
+    if exc.status == 400 and exc.code == "invalid_request":
+        return problem(ProblemCode.INVALID_INPUT, "The request was refused as invalid.", "input")
+    # idempotency_key_in_use is retryable; idempotency_key_reused would mean our derived
+    # key met another body: not the caller's fault, and not to be stored.
+    if exc.code == "idempotency_key_reused":
+        logger.error("derived downstream key reused with another body", extra={"code": exc.code})
+    return None
+
+
+_MESSAGES = {
+    "invalid_state": "The object is not in a state that allows this.",
+    "amount_exceeds_due": "The amount is more than the invoice's amount due.",
+    "amount_exceeds_refundable": "The amount is more than what is left to refund.",
+    "currency_mismatch": "The currency does not match.",
+}
+
+
+def refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outcome | None:
+    if payment.status != "succeeded":
+        return problem(
+            ProblemCode.INVALID_STATE,
+            "Only a succeeded payment can be refunded.",
+            "input",
+            "paymentId",
+        )
+    refundable = payment.amount - payment.amount_refunded
+    if refundable <= 0:
+        return problem(
+            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
+            "This payment is refunded in full.",
+            "input",
+            "paymentId",
+        )
+    if amount is not None and amount.currency != payment.currency:
+        return problem(
+            ProblemCode.CURRENCY_MISMATCH,
+            f"The payment is in {payment.currency}.",
+            "input",
+            "amount",
+            "currency",
+        )
+    if amount is not None and amount.minor > refundable:
+        return problem(
+            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE,
+            "The amount is more than what is left to refund.",
+            "input",
+            "amount",
+            "amount",
+        )
+    return None
