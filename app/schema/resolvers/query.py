@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import strawberry
 
+from app.auth.principal import Principal
+from app.downstream import models
 from app.schema.resolvers.context import Context
 from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.fields import resolved
 from app.schema.types.guards import Owned
-from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, to_node
+from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, Refund
 from app.schema.types.prefetch import business_children
 from app.schema.types.viewer import Viewer
 
@@ -85,3 +88,20 @@ class Query:
     ) -> Payment | None:
         record = await info.context.reads.payment(str(id))
         return Payment.of(record) if record else None
+
+
+def to_node(
+    record: models.OwnedRecord, principal: Principal, today: date
+) -> Business | Customer | Invoice | Payment | Refund | None:
+    """The schema object for any record `node`/`nodes` may return."""
+    if isinstance(record, models.Business):
+        return Business.of(record, principal)
+    if isinstance(record, models.Customer):
+        return Customer.of(record)
+    if isinstance(record, models.Invoice):
+        return Invoice.of(record, today)
+    if isinstance(record, models.Payment):
+        return Payment.of(record)
+    if isinstance(record, models.Refund):
+        return Refund.of(record)
+    return None

@@ -406,20 +406,3 @@ async def _payments_later(info: Info, invoice: models.Invoice) -> list[Payment]:
 
 async def _refunds_later(info: Info, payment: models.Payment) -> list[Refund]:
     return [Refund.of(r) for r in await info.context.reads.refunds_of(payment)]
-
-
-def to_node(
-    record: models.OwnedRecord, principal: Principal, today: date
-) -> Business | Customer | Invoice | Payment | Refund | None:
-    """The schema object for any record `node`/`nodes` may return."""
-    if isinstance(record, models.Business):
-        return Business.of(record, principal)
-    if isinstance(record, models.Customer):
-        return Customer.of(record)
-    if isinstance(record, models.Invoice):
-        return Invoice.of(record, today)
-    if isinstance(record, models.Payment):
-        return Payment.of(record)
-    if isinstance(record, models.Refund):
-        return Refund.of(record)
-    return None
