@@ -3,13 +3,15 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# Exactly the locked versions, hashes checked (make lock); the app itself without deps.
-COPY requirements/runtime.lock ./requirements/
-RUN pip wheel --wheel-dir /wheels --require-hashes -r requirements/runtime.lock
+# Exactly the locked versions, hashes checked (make lock); the app itself without deps,
+# built by the locked backend (no build isolation: nothing unpinned is downloaded).
+COPY requirements/runtime.lock requirements/build.lock ./requirements/
+RUN pip wheel --wheel-dir /wheels --require-hashes -r requirements/runtime.lock \
+    && pip install --require-hashes -r requirements/build.lock
 COPY pyproject.toml README.md ./
 # The gateway package only: sandbox/, bench/ and tests/ never enter the image.
 COPY app ./app
-RUN pip wheel --wheel-dir /wheels --no-deps .
+RUN pip wheel --wheel-dir /wheels --no-deps --no-build-isolation .
 
 # Runtime stage: slim, non-root, no compilers, no dev tools.
 FROM python:3.11-slim AS runtime

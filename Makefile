@@ -76,13 +76,14 @@ manifest: $(STAMP)
 	$(BIN)/python -m app manifest --client web -o clients/manifest.json clients/web/*.graphql
 	$(BIN)/python -m app manifest --client mobile -o clients/manifest.json clients/mobile/*.graphql
 
-## Regenerate requirements/*.lock (runtime: the image; dev: make and CI; bench: make bench*)
+## Regenerate requirements/*.lock (runtime: the image; dev: make and CI; bench: make bench*;
+## build: the image's wheel build backend, from requirements/build.in)
 ## from pyproject.toml, keeping every pin that still fits. LOCK_ARGS=--upgrade for the newest
 ## allowed versions, or LOCK_ARGS="-P NAME" to move one package. Run `make test` after.
 UV_VERSION := 0.13.9
 UV_VENV := $(VENV)/uv-tool
 UV := $(UV_VENV)/bin/uv
-UV_COMPILE = $(UV) pip compile pyproject.toml --quiet --python $(UV_VENV)/bin/python \
+UV_COMPILE = $(UV) pip compile --quiet --python $(UV_VENV)/bin/python \
 	--universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
 	$(LOCK_ARGS)
 
@@ -91,9 +92,11 @@ $(UV):
 	$(UV_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
 
 lock: $(UV)
-	$(UV_COMPILE) --extra dev -o requirements/dev.lock
-	$(UV_COMPILE) -c requirements/dev.lock -o requirements/runtime.lock
-	$(UV_COMPILE) --extra dev --extra bench -c requirements/dev.lock -o requirements/bench.lock
+	$(UV_COMPILE) pyproject.toml --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml -c requirements/dev.lock -o requirements/runtime.lock
+	$(UV_COMPILE) pyproject.toml --extra dev --extra bench -c requirements/dev.lock \
+		-o requirements/bench.lock
+	$(UV_COMPILE) requirements/build.in -c requirements/dev.lock -o requirements/build.lock
 
 clean:
 	rm -rf $(VENV) var .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -95,7 +95,7 @@ def test_the_check_finds_development_tooling() -> None:
     ]
 
 
-def test_the_image_copies_only_the_package_its_lock_and_metadata() -> None:
+def test_the_image_copies_only_the_package_its_locks_and_metadata() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
     copied = {
         source
@@ -103,5 +103,12 @@ def test_the_image_copies_only_the_package_its_lock_and_metadata() -> None:
         for source in line.split()[:-1]
     }
 
-    assert copied == {"requirements/runtime.lock", "pyproject.toml", "README.md", "app"}
+    assert copied == {
+        "requirements/runtime.lock",
+        "requirements/build.lock",
+        "pyproject.toml",
+        "README.md",
+        "app",
+    }
+    assert "pip wheel --wheel-dir /wheels --no-deps --no-build-isolation ." in dockerfile
     assert "pip install --no-index --find-links /wheels fintech-gateway" in dockerfile
