@@ -49,9 +49,13 @@ class Outcome:
     objects: dict[str, models.ContractModel] = field(default_factory=dict)
     problems: list[UserProblem] = field(default_factory=list)
     replayed: bool = False
+    # The business the mutation acted in, kept with the stored result so that a replay
+    # is authorized again, as of now, like a first request (objects may be absent).
+    business_id: str | None = None
 
     def to_result(self) -> dict[str, Any]:
         return {
+            "businessId": self.business_id,
             "objects": {name: obj.model_dump(mode="json") for name, obj in self.objects.items()},
             "userErrors": [
                 {
@@ -77,6 +81,7 @@ class Outcome:
                 for p in result.get("userErrors", [])
             ],
             replayed=True,
+            business_id=result.get("businessId"),
         )
 
 

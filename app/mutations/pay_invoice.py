@@ -265,6 +265,7 @@ class PayInvoiceSaga:
         """One transaction: the outcome stored for replays, the invoice unlocked, the
         outbox row done. Then the saga is over."""
         plan = PayPlan.from_json(state["plan"])
+        outcome.business_id = plan.business_id
         async with self._store.transaction() as connection:
             await self._store.complete(connection, lease, outcome.to_result())
             await locks.release(connection, plan.invoice_id, lease)

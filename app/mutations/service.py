@@ -40,6 +40,17 @@ Build = Callable[[], Awaitable[dict[str, Any] | Outcome]]
 Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
 
 
+# The input field a refusal of each mutation's authorization names.
+_AUTHORIZED_AT = {
+    "createCustomer": "businessId",
+    "createInvoice": "businessId",
+    "finalizeInvoice": "invoiceId",
+    "voidInvoice": "invoiceId",
+    "refundPayment": "paymentId",
+    "payInvoice": "invoiceId",
+}
+
+
 class MutationService:
     def __init__(
         self,
@@ -66,12 +77,13 @@ class MutationService:
             if refusal:
                 return refusal
             return {
+                "business_id": command.business_id,
                 "body": {
                     "business_id": command.business_id,
                     "name": command.name,
                     "email": command.email,
                     "phone": command.phone,
-                }
+                },
             }
 
         async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
@@ -93,6 +105,7 @@ class MutationService:
             if customer is None or customer.business_id != command.business_id:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "customerId")
             return {
+                "business_id": command.business_id,
                 "body": {
                     "business_id": command.business_id,
                     "customer_id": command.customer_id,
@@ -107,7 +120,7 @@ class MutationService:
                         }
                         for line in command.lines
                     ],
-                }
+                },
             }
 
         async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
@@ -136,10 +149,12 @@ class MutationService:
             refusal = refund_refusal(payment, command.amount)
             if refusal:
                 refusal.objects["payment"] = payment
+                refusal.business_id = payment.business_id
                 return refusal
             refundable = payment.amount - payment.amount_refunded
             amount = command.amount.minor if command.amount else refundable
             return {
+                "business_id": payment.business_id,
                 "payment_id": payment.id,
                 "body": {"amount": amount, "reason": command.reason},
             }
@@ -257,12 +272,7 @@ class MutationService:
             )
         if claim.outcome is ClaimOutcome.REPLAY:
             replay = Outcome.from_result(claim.result or {})
-            # The caller may have lost the business since: the stored objects are then
-            # answered exactly like missing ones.
-            owners = {getattr(obj, "business_id", None) for obj in replay.objects.values()}
-            if any(o is None or not policy.admits(self._principal, o) for o in owners):
-                return problem(ProblemCode.NOT_FOUND, "Not found.")
-            return replay
+            return self._replay_refusal(operation, replay) or replay
         assert claim.lease is not None  # noqa: S101 - NEW and RESUMED carry one
         return claim.lease, claim.recovery_point or "claimed", claim.state or {}
 
@@ -288,6 +298,8 @@ class MutationService:
                 if rejected is None:
                     raise
                 outcome = rejected
+            if outcome.business_id is None:
+                outcome.business_id = state.get("business_id")
             async with self._store.transaction() as connection:
                 await self._store.complete(connection, lease, outcome.to_result())
             return outcome
@@ -317,6 +329,24 @@ class MutationService:
         async with self._store.transaction() as connection:
             await self._store.complete(connection, lease, refusal.to_result())
         return refusal
+
+    def _replay_refusal(self, operation: str, replay: Outcome) -> Outcome | None:
+        """A stored result is shown only to whom the mutation is allowed as of now: a
+        caller who has lost the business since gets exactly what a stranger gets (the
+        stored objects answered like missing ones), and one who has lost the role or the
+        scope gets the refusal a first request would. The key is kept either way."""
+        owners = (
+            {replay.business_id}
+            if replay.business_id is not None
+            else {getattr(obj, "business_id", None) for obj in replay.objects.values()}
+        )
+        for owner in owners:
+            if owner is None or not policy.admits(self._principal, owner):
+                return problem(ProblemCode.NOT_FOUND, "Not found.")
+            refusal = self._authorize(operation, owner, _AUTHORIZED_AT[operation])
+            if refusal is not None:
+                return refusal
+        return None
 
     def _authorize(self, operation: str, business_id: str, field: str) -> Outcome | None:
         denial = policy.check(self._principal, business_id, policy.MUTATION_RULES[operation])

@@ -417,3 +417,31 @@ async def test_a_replay_after_losing_the_business_shows_none_of_its_objects(
         "replayed": False,
     }
     assert await sandbox.take_posts() == []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+async def test_a_replay_is_authorized_again_as_of_now(
+    gateway: httpx.AsyncClient, token_for: TokenFactory, sandbox: Sandbox, spec: Spec
+) -> None:
+    """A stored result is no way around a role or scope the caller has lost: the replay
+    is refused exactly as a first request would be, nothing is sent, and the key is kept
+    for a caller who may see it."""
+    # given a mutation done by an owner
+    owner = token_for([(GB_BUSINESS_ID, Role.OWNER)], subject=SUBJECT)
+    done = await mutate(gateway, spec, owner, valid_input(spec, "demoted"))
+    assert done["userErrors"] == []
+    await sandbox.take()
+    # when the same user, demoted to viewer, retries it
+    viewer = token_for([(GB_BUSINESS_ID, Role.VIEWER)], subject=SUBJECT)
+    demoted = await mutate(gateway, spec, viewer, valid_input(spec, "demoted"))
+    # and when a partner token of the same user without the write scope retries it
+    unscoped = token_for([(GB_BUSINESS_ID, Role.OWNER)], subject=SUBJECT, scopes=list(READ_SCOPES))
+    partner = await mutate(gateway, spec, unscoped, valid_input(spec, "demoted"))
+    # then both are refused like a first request, and nothing was sent
+    refused = spec.failed("FORBIDDEN", FORBIDDEN_MESSAGE, "input", spec.id_field)
+    assert demoted == refused
+    assert partner == refused
+    assert await sandbox.take_posts() == []
+    # and the owner still gets the stored result
+    again = await mutate(gateway, spec, owner, valid_input(spec, "demoted"))
+    assert (again["userErrors"], again["replayed"]) == ([], True)

@@ -15,7 +15,9 @@ def test_the_public_user_error_codes_mirror_the_problem_codes() -> None:
 
 def test_a_stored_outcome_keeps_its_codes_through_a_replay() -> None:
     # given an outcome as the idempotency store keeps it
-    stored = problem(ProblemCode.AMOUNT_EXCEEDS_DUE, "Too much.", "input", "amount").to_result()
+    outcome = problem(ProblemCode.AMOUNT_EXCEEDS_DUE, "Too much.", "input", "amount")
+    outcome.business_id = "biz_GBdemo"
+    stored = outcome.to_result()
 
     # when it is replayed
     replayed = Outcome.from_result(stored)
@@ -28,3 +30,17 @@ def test_a_stored_outcome_keeps_its_codes_through_a_replay() -> None:
         UserProblem(ProblemCode.AMOUNT_EXCEEDS_DUE, "Too much.", ("input", "amount"))
     ]
     assert replayed.replayed is True
+    # with the business it was done in, so that the replay is authorized again
+    assert (stored["businessId"], replayed.business_id) == ("biz_GBdemo", "biz_GBdemo")
+
+
+def test_a_result_stored_before_businesses_were_kept_still_replays() -> None:
+    stored = {
+        "objects": {},
+        "userErrors": [{"code": "NOT_FOUND", "message": "Not found.", "field": None}],
+    }
+
+    replayed = Outcome.from_result(stored)
+
+    assert replayed.business_id is None
+    assert replayed.problems == [UserProblem(ProblemCode.NOT_FOUND, "Not found.", None)]
