@@ -1,6 +1,8 @@
 """/healthz: the process answers. /readyz: the database and both downstream services
 answer, checked concurrently with a short timeout; 503 with the failing parts otherwise.
-Reasons are coarse on purpose: no URLs, hosts or error texts leave the gateway."""
+Reasons are coarse on purpose: no URLs, hosts or error texts leave the gateway, and only
+an operator (app/http/operator.py) sees them and the circuits; anyone else gets the
+status alone, with the same HTTP status."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from app.http.operator import is_operator
 from app.wiring.resources import ResourceHolder
 
 logger = logging.getLogger(__name__)
@@ -40,10 +43,16 @@ class Readiness:
         self._lock = asyncio.Lock()
         self._cached: tuple[float, dict[str, str]] | None = None
 
-    async def endpoint(self, _request: Request) -> JSONResponse:
+    async def endpoint(self, request: Request) -> JSONResponse:
         resources = self._holder.resources
         checks = await self._checks(resources.settings.readiness_cache_seconds)
         ready = all(result == "ok" for result in checks.values())
+        if not is_operator(request, resources.settings):
+            return JSONResponse(
+                {"status": "ready" if ready else "unavailable"},
+                status_code=200 if ready else 503,
+                headers={"Cache-Control": "no-store"},
+            )
         return JSONResponse(
             {
                 "status": "ready" if ready else "unavailable",

@@ -4,12 +4,11 @@ operation names and downstream routes are not for the public internet."""
 
 from __future__ import annotations
 
-import hmac
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from app.http.operator import is_operator, operator_token
 from app.wiring.resources import ResourceHolder
 
 
@@ -20,15 +19,12 @@ class MetricsEndpoint:
     async def endpoint(self, request: Request) -> Response:
         resources = self._holder.resources
         settings = resources.settings
-        if not settings.is_development:
-            token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
-            if not token:
+        if not is_operator(request, settings):
+            if not operator_token(settings):
                 return PlainTextResponse("Not Found", status_code=404)
-            offered = request.headers.get("authorization", "")
-            if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
-                return PlainTextResponse(
-                    "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
-                )
+            return PlainTextResponse(
+                "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return Response(
             generate_latest(resources.metrics.registry),
             media_type=CONTENT_TYPE_LATEST,

@@ -29,6 +29,7 @@ BUDGET = 2.0
 # The gateway's own net: the budget plus the time to write the answer (app/http/endpoint.py).
 ANSWER_BOUND = BUDGET + 0.5
 METRICS_TOKEN = "metrics-test-token"
+OPERATOR = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 CALLS = "gateway_downstream_calls_total"
 ON_BALANCES = {"service": "payments", "route": BALANCES}
 BREAKER = "gateway_circuit_breaker_state"
@@ -209,7 +210,7 @@ async def test_the_breaker_opens_fails_fast_and_recovers(
     for _ in range(2):
         failed = (await graphql(gateway, QUERY, token)).json()
         assert failed["errors"][0]["extensions"] == {"code": "DOWNSTREAM_UNAVAILABLE"}
-    ready = (await gateway.get("/readyz")).json()
+    ready = (await gateway.get("/readyz", headers=OPERATOR)).json()
     assert ready["circuits"] == {"invoicing": "closed", "payments": "open"}
     assert await metric(gateway, BREAKER, service="payments") == 2
 
@@ -227,7 +228,9 @@ async def test_the_breaker_opens_fails_fast_and_recovers(
     assert await metric(gateway, BREAKER, service="payments") == 1
     healed = (await graphql(gateway, QUERY, token)).json()
     assert "errors" not in healed, healed
-    assert (await gateway.get("/readyz")).json()["circuits"]["payments"] == "closed"
+    assert (await gateway.get("/readyz", headers=OPERATOR)).json()["circuits"][
+        "payments"
+    ] == "closed"
     for state in ("open", "half_open", "closed"):
         assert await metric(gateway, TRANSITIONS, service="payments", state=state) == 1
 
