@@ -635,12 +635,41 @@ async def test_nodes_with_more_than_100_ids_is_bad_user_input_and_reads_nothing(
     # When nodes is asked for them
     response = await graphql(gateway, NODES_QUERY, token, {"ids": ids})
 
-    # Then one BAD_USER_INPUT error; `nodes` is non-null, so data is null
+    # Then one BAD_USER_INPUT error at the argument, before anything runs
     assert response.status_code == 200
     assert response.json() == {
         "data": None,
-        "errors": [bad_input(NODES_QUERY, "nodes(", ["nodes"], "nodes takes at most 100 ids.")],
+        "errors": [
+            {
+                "message": "nodes takes at most 100 ids.",
+                "locations": location(NODES_QUERY, "ids: $ids"),
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        ],
     }
+    assert await downstreams.calls("invoicing") == []
+    assert await downstreams.calls("payments") == []
+
+
+async def test_nodes_with_tens_of_thousands_of_ids_is_refused_before_they_are_coerced(
+    gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
+) -> None:
+    # Given 50,000 ids, some of them not even strings (coercion would report each one)
+    ids: list[object] = [f"inv_GB{n:05d}" for n in range(50_000)]
+    ids[1::2] = [{"not": "an id"}] * 25_000
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)])
+
+    # When nodes is asked for them
+    response = await graphql(gateway, NODES_QUERY, token, {"ids": ids})
+
+    # Then the one refusal, not 25,000 coercion errors, and nothing read
+    assert response.json()["errors"] == [
+        {
+            "message": "nodes takes at most 100 ids.",
+            "locations": location(NODES_QUERY, "ids: $ids"),
+            "extensions": {"code": "BAD_USER_INPUT"},
+        }
+    ]
     assert await downstreams.calls("invoicing") == []
     assert await downstreams.calls("payments") == []
 

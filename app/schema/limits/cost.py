@@ -22,8 +22,9 @@ Fields are collected as execution collects them (a fragment spread twice in one
 selection counts once), `@skip` and `@include` are not evaluated (an upper bound), and an
 operation costs at least 1.
 
-The same walk finds every `first` outside 1..MAX_PAGE_SIZE, literal or from a variable,
-so such a request is refused with BAD_USER_INPUT before anything runs.
+The same walk finds every `first` outside 1..MAX_PAGE_SIZE and every `nodes(ids:)` of
+more than MAX_NODES ids, literal or from a variable, so such a request is refused with
+BAD_USER_INPUT before anything runs, or any of its variables is coerced.
 
 Call it on a document that has passed the depth limit and validation (DocumentLimits
 does, then keeps the result in its `cost`): the walk recurses once per field level.
@@ -63,7 +64,7 @@ from graphql import (
 from app.downstream.reads import BATCH_LIMIT
 from app.schema.limits.measure import INTROSPECTION_FIELDS
 from app.schema.types.guards import Owned
-from app.schema.types.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.schema.types.pagination import DEFAULT_PAGE_SIZE, MAX_NODES, MAX_PAGE_SIZE
 
 MUTATION_COST = 10
 
@@ -73,7 +74,8 @@ Composite = GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
 @dataclass(frozen=True, slots=True)
 class CostAnalysis:
     cost: int
-    # One BAD_USER_INPUT error per `first` argument outside 1..MAX_PAGE_SIZE.
+    # One BAD_USER_INPUT error per `first` outside 1..MAX_PAGE_SIZE and per `ids` list
+    # longer than MAX_NODES.
     page_size_errors: tuple[GraphQLError, ...]
 
 
@@ -249,17 +251,18 @@ class _Walker:
             return MAX_PAGE_SIZE
         if 1 <= value <= MAX_PAGE_SIZE:
             return value
-        if id(node) not in self._checked:
-            self._checked.add(id(node))
-            argument = next((a for a in node.arguments or () if a.name.value == "first"), node)
-            self.problems.append(
-                GraphQLError(
-                    f"first must be between 1 and {MAX_PAGE_SIZE}.",
-                    nodes=[argument],
-                    extensions={"code": "BAD_USER_INPUT"},
-                )
-            )
+        self._refuse(node, "first", f"first must be between 1 and {MAX_PAGE_SIZE}.")
         return MAX_PAGE_SIZE
+
+    def _refuse(self, node: FieldNode, name: str, message: str) -> None:
+        """One BAD_USER_INPUT error per argument, however often its field is walked."""
+        if id(node) in self._checked:
+            return
+        self._checked.add(id(node))
+        argument = next((a for a in node.arguments or () if a.name.value == name), node)
+        self.problems.append(
+            GraphQLError(message, nodes=[argument], extensions={"code": "BAD_USER_INPUT"})
+        )
 
     def _list_size(self, field: GraphQLField, node: FieldNode, page: int | None) -> int:
         if page is not None:
@@ -267,6 +270,9 @@ class _Walker:
         if "ids" in field.args:
             ids = self._argument(field, node, "ids")
             if isinstance(ids, list):
+                if len(ids) > MAX_NODES:
+                    # Refused here, before tens of thousands of ids would be coerced.
+                    self._refuse(node, "ids", f"nodes takes at most {MAX_NODES} ids.")
                 return len(ids)
         return MAX_PAGE_SIZE
 

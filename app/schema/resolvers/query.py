@@ -14,11 +14,11 @@ from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.fields import resolved
 from app.schema.types.guards import Owned
 from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, Refund
+from app.schema.types.pagination import MAX_NODES
 from app.schema.types.prefetch import business_children
 from app.schema.types.viewer import Viewer
 
 Info = strawberry.Info[Context, None]
-MAX_NODES = 100
 
 
 def _id_argument(what: str) -> object:

@@ -20,6 +20,8 @@ from app.schema.types.values import PageInfo
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# `nodes(ids:)` takes at most this many ids.
+MAX_NODES = 100
 _CURSOR_VERSION = "v1:"
 
 NodeT = TypeVar("NodeT")
