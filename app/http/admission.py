@@ -1,12 +1,12 @@
 """Whether a request may run, and what it runs: decided before anything is executed.
 
-In order: an address that has used up its budget of failed authentications is refused
-before its token is even checked (so guessing tokens is limited, at the budget's pace);
-a failed authentication is charged to the address; an authenticated request is read,
-its persisted query resolved, weighed, and charged to its token's subject. A request
-over budget gets HTTP 429 with Retry-After and RATE_LIMITED, and nothing else happens.
-Every authenticated request costs at least one token, refused ones included, so a
-client cannot probe or flood for free.
+A failed authentication is charged to the client's address: past that budget it is
+answered 429 instead of 401, which bounds guessing and junk-token floods per address;
+a valid token is never refused for the failures of others at the same address. An
+authenticated request is read, its persisted query resolved, weighed, and charged to
+its token's subject. A request over budget gets HTTP 429 with Retry-After and
+RATE_LIMITED, and nothing else happens. Every authenticated request costs at least one
+token, refused ones included, so a client cannot probe or flood for free.
 """
 
 from __future__ import annotations
@@ -60,9 +60,6 @@ class Admission:
         peer = request.client.host if request.client else None
         forwarded = request.headers.getlist("x-forwarded-for")
         return address_key(client_address(peer, forwarded, self._limits.trusted_proxies))
-
-    async def before_authentication(self, address: str) -> Response | None:
-        return self._refusal("address", await self._limits.address.peek(address))
 
     async def authentication_failed(self, address: str) -> Response | None:
         return self._refusal("address", await self._limits.address.acquire(address, 1))

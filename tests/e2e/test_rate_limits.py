@@ -206,7 +206,7 @@ DASHBOARD_COST = _dashboard_cost()
 # -- the address budget: requests without a valid token ------------------------------
 
 
-async def test_failed_authentication_spends_the_address_budget_then_even_a_valid_token_waits(
+async def test_failed_authentication_spends_the_address_budget_and_a_valid_token_still_passes(
     gateway_factory: GatewayFactory, token_for: TokenFactory, downstreams: Downstreams
 ) -> None:
     clock = FakeClock()
@@ -216,18 +216,22 @@ async def test_failed_authentication_spends_the_address_budget_then_even_a_valid
         rate_limit_unauthenticated_refill_per_second=0.25,
     )
 
+    # given a client that spent its address's budget on bad tokens
     guesses = [await graphql(gateway, VIEWER_QUERY, f"guess-{n}") for n in range(2)]
     blocked_guess = await graphql(gateway, VIEWER_QUERY, "guess-3")
-    # Refused before the token is checked: a right guess is not told apart from a wrong one.
-    blocked_valid = await graphql(gateway, VIEWER_QUERY, token_for())
+    blocked_missing = await graphql(gateway, VIEWER_QUERY, None)
+    # when a colleague behind the same address sends a valid token
+    colleague = await graphql(gateway, VIEWER_QUERY, token_for(subject="colleague"))
 
+    # then the bad tokens are refused, and the valid one is served
     assert [(r.status_code, r.json()) for r in guesses] == [(401, UNAUTHENTICATED)] * 2
     assert_rate_limited(blocked_guess, 4)
-    assert_rate_limited(blocked_valid, 4)
+    assert_rate_limited(blocked_missing, 4)
+    assert colleague.status_code == 200
+    assert colleague.json() == {"data": {"viewer": {"id": "colleague"}}}
     assert await downstream_calls(downstreams) == []
 
     clock.advance(4)
-    assert (await graphql(gateway, VIEWER_QUERY, token_for())).status_code == 200
     assert (await graphql(gateway, VIEWER_QUERY, None)).status_code == 401
     assert_rate_limited(await graphql(gateway, VIEWER_QUERY, None), 4)
 
@@ -351,8 +355,11 @@ async def test_when_redis_is_down_each_process_still_limits_and_says_so(
 
     with caplog.at_level(logging.WARNING, logger="app.ratelimit.fallback"):
         statuses = [(await graphql(gateway, VIEWER_QUERY, token)).status_code for _ in range(3)]
+        # a failed authentication: the address limiter is reached only by those
+        failed = await graphql(gateway, VIEWER_QUERY, None)
 
     assert statuses == [200, 200, 429]
+    assert failed.status_code == 401
     warnings = {(r.getMessage(), getattr(r, "limiter", None)) for r in caplog.records}
     assert warnings == {
         ("rate limit store unavailable; limiting in this process only", "address"),
