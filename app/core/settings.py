@@ -153,6 +153,13 @@ class Settings(BaseSettings):
     graphql_max_directives: int = Field(default=50, ge=0, le=1000)
     graphql_max_cost: int = Field(default=500, ge=1, le=1_000_000)
     graphql_max_errors: int = Field(default=10, ge=1, le=100)
+    # Field selections in the operation (fragments counted where spread), and fields that
+    # share one response key in a selection: both bound validation's work, before it runs.
+    graphql_max_fields: int = Field(default=500, ge=10, le=100_000)
+    graphql_max_repeated_fields: int = Field(default=20, ge=1, le=1000)
+    # What a `__schema` introspection costs (`__type`: a twentieth of it): about 70 ms of
+    # CPU and 75 KiB of answer each, where a 55-cost dashboard takes about 27 ms.
+    graphql_introspection_cost: int = Field(default=200, ge=1, le=1_000_000)
     # 0 turns operation batching (a JSON array of operations) off.
     graphql_max_batch: int = Field(default=0, ge=0, le=20)
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=16 * 1_048_576)

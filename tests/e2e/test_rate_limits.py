@@ -12,6 +12,7 @@ from typing import Protocol
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from graphql import get_introspection_query
 
 from app.auth.principal import Role
 from sandbox.devkeys import mint_token
@@ -163,6 +164,20 @@ async def test_a_body_that_is_not_utf8_is_charged_too(
     ] * 2
     assert_rate_limited(refused, 100)
     assert await downstream_calls(downstreams) == []
+
+
+async def test_an_introspection_is_charged_what_it_costs(
+    gateway_factory: GatewayFactory, token_for: TokenFactory
+) -> None:
+    gateway = await gateway_factory(rate_limit_capacity=300, rate_limit_refill_per_second=0.01)
+    token = token_for()
+    introspection = get_introspection_query(descriptions=True)
+
+    first = await graphql(gateway, introspection, token)
+    second = await graphql(gateway, introspection, token)
+
+    assert first.status_code == 200
+    assert_rate_limited(second, 10_000)
 
 
 async def test_the_default_budget_admits_eighteen_dashboards_then_one_every_few_seconds(

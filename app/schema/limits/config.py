@@ -15,6 +15,9 @@ class Limits:
     max_directives: int = 50
     max_cost: int = 500
     max_errors: int = 10
+    max_fields: int = 500
+    max_repeated_fields: int = 20
+    introspection_cost: int = 200
     # 0: a JSON array of operations is refused.
     max_batch: int = 0
 
@@ -27,5 +30,8 @@ class Limits:
             max_directives=settings.graphql_max_directives,
             max_cost=settings.graphql_max_cost,
             max_errors=settings.graphql_max_errors,
+            max_fields=settings.graphql_max_fields,
+            max_repeated_fields=settings.graphql_max_repeated_fields,
+            introspection_cost=settings.graphql_introspection_cost,
             max_batch=settings.graphql_max_batch,
         )

@@ -15,6 +15,8 @@ _WHAT = {
     "directives": "directives in the document",
     "aliases": "aliases in the operation (fragments counted where they are spread)",
     "depth": "depth of the operation",
+    "fields": "fields in the operation (fragments counted where they are spread)",
+    "repeated_fields": "fields sharing one response key in a selection",
     "cost": "estimated cost of the operation (downstream requests)",
 }
 

@@ -1,8 +1,9 @@
 """The limits wired into Strawberry, all before execution, in this order:
 
 1. tokens, while parsing: graphql-core's parser stops at `max_tokens` (comments count);
-2. directives, aliases, depth, from the document alone; over a limit, that one error and
-   nothing else (not even validation) is answered;
+2. directives, aliases, depth, fields and repeated response keys, from the document
+   alone; over a limit, that one error and nothing else (not even validation) is
+   answered;
 3. the specification's validation, with "Did you mean ...?" suggestions hidden in
    production (a prober would otherwise read field, argument and enum names from them);
    then the operation to run: several operations and no operationName is an error, as
@@ -39,7 +40,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from app.schema.limits.config import Limits
 from app.schema.limits.cost import analyse_cost
 from app.schema.limits.error_cap import too_complex
-from app.schema.limits.measure import count_directives, shape
+from app.schema.limits.measure import count_directives, count_fields, shape
 
 # Validation stops after this many errors (graphql-core's own default); ErrorCap then
 # shows the first few and counts the rest.
@@ -51,7 +52,7 @@ class DocumentChecks:
     """Steps 2 and 3 for one schema, with a bounded cache keyed by the document's text."""
 
     def __init__(self, limits: Limits, *, hide_suggestions: bool, maxsize: int = 256) -> None:
-        self._limits = limits
+        self.limits = limits
         self._hide_suggestions = hide_suggestions
         self._maxsize = maxsize
         self._cache: OrderedDict[tuple[str, Rules], list[GraphQLError]] = OrderedDict()
@@ -79,7 +80,7 @@ class DocumentChecks:
     def _check(
         self, schema: GraphQLSchema, document: DocumentNode, rules: Rules
     ) -> list[GraphQLError]:
-        limits = self._limits
+        limits = self.limits
         directives = count_directives(document)
         if directives > limits.max_directives:
             return [too_complex("directives", limits.max_directives, directives)]
@@ -88,6 +89,12 @@ class DocumentChecks:
             return [too_complex("aliases", limits.max_aliases, measured.aliases)]
         if measured.depth > limits.max_depth:
             return [too_complex("depth", limits.max_depth, measured.depth)]
+        counted = count_fields(document)
+        if counted.fields > limits.max_fields:
+            return [too_complex("fields", limits.max_fields, counted.fields)]
+        if counted.repeated > limits.max_repeated_fields:
+            limit = limits.max_repeated_fields
+            return [too_complex("repeated_fields", limit, counted.repeated)]
         # Strawberry's own two rules, as its validate_document adds them.
         return validate(
             schema,
@@ -154,7 +161,13 @@ class DocumentLimits(SchemaExtension):
                 sent = context._provided_operation_name
                 errors = operation_selection_errors(document, sent)
             if not errors:
-                analysis = analyse_cost(document, context.variables, context.operation_name, schema)
+                analysis = analyse_cost(
+                    document,
+                    context.variables,
+                    context.operation_name,
+                    schema,
+                    introspection_cost=self._limits.introspection_cost,
+                )
                 self.cost = analysis.cost
                 if analysis.page_size_errors:
                     errors = list(analysis.page_size_errors)

@@ -1,5 +1,12 @@
 """Measures of a GraphQL document that need neither the schema nor the variables, so one
-answer serves every request with the same text: directives, aliases and depth.
+answer serves every request with the same text: directives, aliases and depth; and the
+fields, and how often one response key repeats in a selection.
+
+Fields bound validation's work: graphql-core's OverlappingFieldsCanBeMerged compares the
+fields that share a response key in one selection pairwise, so `{ viewer { id } viewer
+{ id } ... }` took 51 ms to validate at 100 repetitions, 266 ms at 200 and 1.8 s at 500,
+and 1,000 repeated leaves 163 ms (measured); `repeated` bounds that quadratic term and
+`fields` the linear rest, before validation runs.
 
 Fragments count where they are spread: a fragment spread three times counts its aliases
 three times, and its fields as deep as the spread sits. Each fragment is measured once,
@@ -11,8 +18,9 @@ Recursion within one definition is bounded by the parser, which refuses deep nes
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
@@ -100,6 +108,65 @@ def _measure(selection_set: SelectionSetNode, measured: dict[str, Shape]) -> Sha
             aliases += child.aliases
             depth = max(depth, child.depth)
     return Shape(aliases=aliases, depth=depth)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCount:
+    """The largest of the document's operations: every field selection (introspection's
+    included), and the most fields that share one response key in a single selection,
+    its inline fragments and spread fragments merged in."""
+
+    fields: int
+    repeated: int
+    # The response keys a spread of this selection adds to the selection it sits in.
+    keys: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
+
+
+_NO_FIELDS = FieldCount(fields=0, repeated=0)
+
+
+def count_fields(document: DocumentNode) -> FieldCount:
+    fragments: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, FragmentDefinitionNode):
+            fragments.setdefault(definition.name.value, definition)
+    counted: dict[str, FieldCount] = {}
+    for name in _dependencies_first(fragments):
+        counted[name] = _count(fragments[name].selection_set, counted)
+    operations = [
+        _count(definition.selection_set, counted)
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    return FieldCount(
+        fields=max((o.fields for o in operations), default=0),
+        repeated=max((o.repeated for o in operations), default=0),
+    )
+
+
+def _count(selection_set: SelectionSetNode, counted: dict[str, FieldCount]) -> FieldCount:
+    fields = repeated = 0
+    keys: Counter[str] = Counter()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            fields += 1
+            keys[(selection.alias or selection.name).value] += 1
+            if selection.selection_set is not None:
+                child = _count(selection.selection_set, counted)
+                fields += child.fields
+                repeated = max(repeated, child.repeated)
+            continue
+        if isinstance(selection, InlineFragmentNode):
+            child = _count(selection.selection_set, counted)
+        elif isinstance(selection, FragmentSpreadNode):
+            child = counted.get(selection.name.value, _NO_FIELDS)
+        else:  # pragma: no cover - fields, inline fragments and spreads are all there is
+            continue
+        fields += child.fields
+        repeated = max(repeated, child.repeated)
+        keys.update(child.keys)
+    repeated = max(repeated, max(keys.values(), default=0))
+    return FieldCount(fields=fields, repeated=repeated, keys=keys)
 
 
 def _spread_names(selection_set: SelectionSetNode) -> Iterator[str]:

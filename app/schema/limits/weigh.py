@@ -36,7 +36,13 @@ class CostWeigher:
             return 1
         if operation_selection_errors(document, operation_name):
             return 1
-        analysis = analyse_cost(document, variables, operation_name, self._schema)
+        analysis = analyse_cost(
+            document,
+            variables,
+            operation_name,
+            self._schema,
+            introspection_cost=self._checks.limits.introspection_cost,
+        )
         if analysis.page_size_errors or analysis.cost > self._max_cost:
             return 1  # refused as BAD_USER_INPUT or QUERY_TOO_COMPLEX: nothing runs
         return analysis.cost

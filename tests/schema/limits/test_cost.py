@@ -7,7 +7,7 @@ import pytest
 from graphql import GraphQLSchema, get_introspection_query, parse
 
 from app.schema.build import build_schema
-from app.schema.limits.cost import MUTATION_COST, analyse_cost, document_cost
+from app.schema.limits.cost import INTROSPECTION_COST, MUTATION_COST, analyse_cost, document_cost
 from tests.e2e.test_dashboard import DASHBOARD
 
 
@@ -106,13 +106,25 @@ def test_a_mutation_counts_its_writes_and_its_reads(schema: GraphQLSchema) -> No
     [
         "{ viewer { id } }",
         "{ __typename }",
-        get_introspection_query(descriptions=True),
         '{ node(id: "x") { __typename } }',
     ],
 )
 def test_what_reads_nothing_costs_the_minimum(schema: GraphQLSchema, query: str) -> None:
     # (node reads one object: one batched call, the minimum as well)
     assert cost(schema, query) == 1
+
+
+def test_introspection_is_priced_for_its_cpu(schema: GraphQLSchema) -> None:
+    full = get_introspection_query(descriptions=True)
+    one_type = '{ __type(name: "Invoice") { name fields { name } } }'
+
+    assert cost(schema, full) == INTROSPECTION_COST == 200
+    assert cost(schema, one_type) == 10
+    # aliased introspections add up, so a document of them is over the limit
+    assert (
+        cost(schema, "{ a: __schema { queryType { name } } b: __schema { types { name } } }") == 400
+    )
+    assert document_cost(parse(full), None, None, schema, introspection_cost=40) == 40
 
 
 def test_both_branches_of_a_type_condition_count(schema: GraphQLSchema) -> None:

@@ -10,7 +10,7 @@ from app.schema.build import build_schema
 from app.schema.limits.config import Limits
 from app.schema.limits.error_cap import capped
 from app.schema.limits.extension import DocumentChecks
-from app.schema.limits.measure import Shape, count_directives, shape
+from app.schema.limits.measure import FieldCount, Shape, count_directives, count_fields, shape
 
 
 def test_directives_are_counted_wherever_they_are_written() -> None:
@@ -116,3 +116,33 @@ def test_document_checks_are_cached_by_text_and_bounded() -> None:
     assert checks.errors(schema, over, parse("{ viewer { id } }"), rules) == []
     # A document without text (set by an extension) is checked every time.
     assert checks.errors(schema, None, parse(over), rules) != []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("{ viewer { id } }", FieldCount(fields=2, repeated=1)),
+        ("{ viewer { id id } viewer { id } }", FieldCount(fields=5, repeated=2)),
+        # fragments count where they are spread, and merge into the selection they sit in
+        (
+            "{ viewer { id ...F ...F } } fragment F on Viewer { id memberships { role } }",
+            FieldCount(8, 3),
+        ),
+        ("{ viewer { ... on Viewer { id } id } }", FieldCount(fields=3, repeated=2)),
+        # introspection is fields too
+        ("{ __schema { types { name } } }", FieldCount(fields=3, repeated=1)),
+    ],
+)
+def test_fields_and_repeated_response_keys(query: str, expected: FieldCount) -> None:
+    assert count_fields(parse(query)) == expected
+
+
+def test_a_fragment_bomb_is_counted_without_expanding_it() -> None:
+    levels = 40
+    bomb = (
+        "{ ...F0 } "
+        + " ".join(f"fragment F{n} on Query {{ ...F{n + 1} ...F{n + 1} }}" for n in range(levels))
+        + f" fragment F{levels} on Query {{ viewer {{ id }} }}"
+    )
+
+    assert count_fields(parse(bomb)) == FieldCount(fields=2**levels * 2, repeated=2**levels)

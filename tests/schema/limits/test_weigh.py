@@ -3,7 +3,7 @@ parse and checks that execution reuses; a document that will be refused weighs 1
 
 from __future__ import annotations
 
-from graphql import parse
+from graphql import get_introspection_query, parse
 
 from app.schema.build import GatewaySchema, build_schema
 from app.schema.limits.config import Limits
@@ -48,9 +48,18 @@ def test_a_document_that_will_be_refused_weighs_one() -> None:
         "x: invoices(first: 5)",
     )
     assert weigh(costly, "Q", {"n": 100}) == 1  # over the cost limit
+    repeated = "{ " + "viewer { id } " * 200 + "}"
+    assert weigh(repeated, None, None) == 1  # over the limit on repeated response keys
     # several operations and no name: refused before anything runs
     assert weigh(f"{NESTED} query R {{ viewer {{ id }} }}", None, {"n": 20}) == 1
     assert weigh(f"{NESTED} query R {{ viewer {{ id }} }}", "Q", {"n": 20}) == 22
+
+
+def test_an_introspection_weighs_what_it_costs() -> None:
+    weigh, _, _ = rig()
+
+    assert weigh(get_introspection_query(descriptions=True), None, None) == 200
+    assert weigh('{ __type(name: "Invoice") { name } }', None, None) == 10
 
 
 async def test_execution_reuses_the_parse_and_checks_the_weighing_did() -> None:
