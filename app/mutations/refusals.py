@@ -4,12 +4,13 @@ an Outcome at the input field it is about."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from app.downstream import models
 from app.downstream.errors import DownstreamRejectedError
 from app.mutations import inputs
-from app.mutations.outcomes import Outcome, ProblemCode, problem
+from app.mutations.outcomes import Outcome, ProblemCode, UserProblem, problem
 
 logger = logging.getLogger("gateway.mutations")
 
@@ -90,3 +91,21 @@ def refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outc
             "amount",
         )
     return None
+
+
+# What a refusal may say to a caller who may not read the invoice: the code, but not the
+# invoice's status or currency that the full message names.
+_WITHOUT_INVOICE_DETAILS = {
+    ProblemCode.INVALID_STATE: "The invoice cannot be paid in its current state.",
+    ProblemCode.CURRENCY_MISMATCH: "The currency is not the invoice's.",
+}
+
+
+def without_invoice_details(outcome: Outcome) -> Outcome:
+    problems = [
+        UserProblem(p.code, _WITHOUT_INVOICE_DETAILS[p.code], p.field)
+        if p.code in _WITHOUT_INVOICE_DETAILS
+        else p
+        for p in outcome.problems
+    ]
+    return dataclasses.replace(outcome, problems=problems)

@@ -30,7 +30,12 @@ from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLo
 from app.mutations import inputs
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
-from app.mutations.refusals import refund_refusal, rejection, taken_over
+from app.mutations.refusals import (
+    refund_refusal,
+    rejection,
+    taken_over,
+    without_invoice_details,
+)
 from app.outbox.store import OutboxStore
 from app.reads.service import ReadService
 
@@ -173,6 +178,14 @@ class MutationService:
         return await self._single_step("refundPayment", command, build, send, "paymentId")
 
     async def pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
+        outcome = await self._pay_invoice(command)
+        # A token that may pay but not read invoices learns no invoice detail from why a
+        # payment was refused, stored results included.
+        if policy.may_read_type(self._principal, "Invoice"):
+            return outcome
+        return without_invoice_details(outcome)
+
+    async def _pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
         claim = await self._claim("payInvoice", command)
         if isinstance(claim, Outcome):
             return claim

@@ -445,3 +445,55 @@ async def test_a_replay_is_authorized_again_as_of_now(
     # and the owner still gets the stored result
     again = await mutate(gateway, spec, owner, valid_input(spec, "demoted"))
     assert (again["userErrors"], again["replayed"]) == ([], True)
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "detailed", "redacted", "field"),
+    [
+        (
+            {"invoiceId": GB_DRAFT_INVOICE_ID},
+            "INVALID_STATE",
+            "Only an open invoice can be paid; this one is draft.",
+            "The invoice cannot be paid in its current state.",
+            ["input", "invoiceId"],
+        ),
+        (
+            {"amount": {"amount": "1.00", "currency": "EUR"}},
+            "CURRENCY_MISMATCH",
+            "The invoice is in GBP.",
+            "The currency is not the invoice's.",
+            ["input", "amount", "currency"],
+        ),
+    ],
+    ids=["state", "currency"],
+)
+async def test_a_token_that_may_pay_but_not_read_invoices_learns_no_invoice_detail(
+    gateway: httpx.AsyncClient,
+    token_for: TokenFactory,
+    sandbox: Sandbox,
+    changes: JSON,
+    code: str,
+    detailed: str,
+    redacted: str,
+    field: list[str],
+) -> None:
+    # given a partner token with payments:write and payments:read but not invoices:read
+    payer = token_for([(GB_BUSINESS_ID, Role.OWNER)], scopes=["payments:write", "payments:read"])
+    reader = token_for([(GB_BUSINESS_ID, Role.OWNER)])
+    await sandbox.take()
+    # when it pays what the invoice refuses, and a first-party token pays the same
+    # (it selects the payment only: the invoice is FORBIDDEN to it, tested elsewhere)
+    payment_only = {"payment": "id"}
+    refused = await mutate(
+        gateway, PAY_INVOICE, payer, valid_input(PAY_INVOICE, "r-1", **changes), payment_only
+    )
+    full = await mutate(gateway, PAY_INVOICE, reader, valid_input(PAY_INVOICE, "r-2", **changes))
+    # then the partner gets the code without the invoice's status or currency
+    assert refused["userErrors"] == [{"code": code, "message": redacted, "field": field}]
+    assert full["userErrors"] == [{"code": code, "message": detailed, "field": field}]
+    # and so does its replay of the stored refusal
+    again = await mutate(
+        gateway, PAY_INVOICE, payer, valid_input(PAY_INVOICE, "r-1", **changes), payment_only
+    )
+    assert (again["userErrors"], again["replayed"]) == (refused["userErrors"], True)
+    assert [c for c in await sandbox.take_posts() if c.service == "payments"] == []
