@@ -45,7 +45,7 @@ Build = Callable[[], Awaitable[dict[str, Any] | Outcome]]
 Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
 
 
-# The input field a refusal of each mutation's authorization names.
+# The input field a refusal of each mutation's authorization names (_authorize).
 _AUTHORIZED_AT = {
     "createCustomer": "businessId",
     "createInvoice": "businessId",
@@ -78,7 +78,7 @@ class MutationService:
 
     async def create_customer(self, command: inputs.CreateCustomer) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
-            refusal = self._authorize("createCustomer", command.business_id, "businessId")
+            refusal = self._authorize("createCustomer", command.business_id)
             if refusal:
                 return refusal
             return {
@@ -102,7 +102,7 @@ class MutationService:
 
     async def create_invoice(self, command: inputs.CreateInvoice) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
-            refusal = self._authorize("createInvoice", command.business_id, "businessId")
+            refusal = self._authorize("createInvoice", command.business_id)
             if refusal:
                 return refusal
             customer = await self._reads.customer(command.customer_id)
@@ -148,7 +148,7 @@ class MutationService:
             payment = await self._reads.payment(command.payment_id)
             if payment is None:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "paymentId")
-            refusal = self._authorize("refundPayment", payment.business_id, "paymentId")
+            refusal = self._authorize("refundPayment", payment.business_id)
             if refusal:
                 return refusal
             refusal = refund_refusal(payment, command.amount)
@@ -197,7 +197,7 @@ class MutationService:
                     ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId"
                 )
             else:
-                refusal = self._authorize("payInvoice", invoice.business_id, "invoiceId")
+                refusal = self._authorize("payInvoice", invoice.business_id)
             if refusal or invoice is None:
                 return await self._refused(
                     lease, point, refusal or problem(ProblemCode.NOT_FOUND, "Not found.")
@@ -242,7 +242,7 @@ class MutationService:
             invoice = await self._reads.invoice(invoice_id)
             if invoice is None:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
-            return self._authorize(operation, invoice.business_id, "invoiceId") or {
+            return self._authorize(operation, invoice.business_id) or {
                 "invoice_id": invoice.id,
                 "business_id": invoice.business_id,
             }
@@ -356,12 +356,15 @@ class MutationService:
         for owner in owners:
             if owner is None or not policy.admits(self._principal, owner):
                 return problem(ProblemCode.NOT_FOUND, "Not found.")
-            refusal = self._authorize(operation, owner, _AUTHORIZED_AT[operation])
+            refusal = self._authorize(operation, owner)
             if refusal is not None:
                 return refusal
         return None
 
-    def _authorize(self, operation: str, business_id: str, field: str) -> Outcome | None:
+    def _authorize(self, operation: str, business_id: str) -> Outcome | None:
+        """The role and scope rule of the mutation, as of now; a refusal names the input
+        field that identifies what the mutation acts on."""
+        field = _AUTHORIZED_AT[operation]
         denial = policy.check(self._principal, business_id, policy.MUTATION_RULES[operation])
         if denial is None:
             return None
