@@ -65,6 +65,8 @@ FIELD_RULES: dict[tuple[str, str], Rule] = {
     ("Customer", "email"): Rule(Permission.READ_SENSITIVE),
     ("Customer", "phone"): Rule(Permission.READ_SENSITIVE),
     ("Payment", "paymentMethod"): Rule(Permission.READ_SENSITIVE),
+    # Read from the invoice's payments: what payments:read guards.
+    ("Invoice", "amountPending"): Rule(Permission.READ, "payments:read"),
 }
 
 # What each mutation needs, checked before anything is sent downstream.

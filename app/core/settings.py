@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
 
+    # Money that settles later (app/settlement): how often the settler runs a round, how
+    # soon it first looks at a pending payment again (then backing off, doubling, up to
+    # the maximum), how many downstream calls a second it may make, and when a payment
+    # still pending is logged as an alert (5 days).
+    settlement_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    settlement_poll_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    settlement_max_backoff_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    settlement_calls_per_second: float = Field(default=5.0, gt=0, le=1000)
+    pending_payment_alert_seconds: float = Field(default=432_000.0, gt=0, le=90 * 86_400)
+    # Reconciliation inside the app (python -m app reconcile runs it by hand): every this
+    # many seconds, over the businesses the gateway has taken pending payments for;
+    # 0 turns it off.
+    reconcile_interval_seconds: float = Field(default=0.0, ge=0, le=7 * 86_400)
+
     # Resilience to downstream faults: attempts per call (the first included) for
     # transient failures, and when a service's circuit opens and for how long.
     downstream_max_attempts: int = Field(default=3, ge=1, le=5)

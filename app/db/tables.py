@@ -76,4 +76,41 @@ payment_locks = Table(
     Column("scope_digest", String(64), nullable=False),
     Column("idempotency_key", String(255), nullable=False),
     Column("acquired_at", UtcDateTime(), nullable=False),
+    # Null for a payment saga (held until it ends). A void holds the invoice only for
+    # the length of its request: if its process dies, the lock must not outlive it.
+    Column("expires_at", UtcDateTime(), nullable=True),
+)
+
+# Every pending payment a payInvoice saga took, watched until it settles (app/settlement):
+# written in the same transaction that ends the saga, so no pending payment is ever
+# forgotten, whatever crashes. Rows are kept after they finish, as the record of what
+# the gateway did with each (reconcile reads it).
+payment_watch = Table(
+    "payment_watch",
+    metadata,
+    Column("payment_id", String(64), primary_key=True),
+    Column("invoice_id", String(64), nullable=False),
+    Column("business_id", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # The saga's key: the settlement's downstream writes derive their keys from it.
+    Column("scope_digest", String(64), nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    # The user who took the payment: the audit trail of the recording names them.
+    Column("actor_id", String(255), nullable=False),
+    # pending -> recording | refunding -> done; `outcome` says how it ended.
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(16), nullable=True),
+    # Fixed when refunding starts, so that every retry sends the same refund body.
+    Column("refund_amount", BigInteger, nullable=True),
+    Column("checks", Integer, nullable=False, server_default="0"),
+    Column("next_check_at", UtcDateTime(), nullable=False),
+    Column("taken_at", UtcDateTime(), nullable=False),
+    Column("settled_at", UtcDateTime(), nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("alerted_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "state", "next_check_at"),
+    Index(None, "invoice_id"),
+    Index(None, "business_id"),
 )

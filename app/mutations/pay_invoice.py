@@ -4,8 +4,13 @@ the invoice (invoicing), compensating with a refund if recording is refused for 
 Recovery points, each written before the step it guards:
   locked        the invoice is ours (payment lock) and an outbox row will resume us
   charging      a charge may have been sent; sending it again replays it
+                (what may be charged was worked out before this point, under the lock:
+                the amount due less every payment still on its way, app/settlement/holds.py)
   charged       the payment succeeded; it must be recorded
   compensating  recording was refused for good; the charge must be refunded
+A charge that stays pending (a bank transfer) ends the saga: the transaction that ends it
+also puts the payment on the settlement watch list (app/settlement), which records it on
+the invoice when it settles, days later perhaps, or frees the invoice if it fails.
 The request runs as far as it can; the relay resumes any saga the request left
 (crash, timeout, 5xx). Every downstream write uses a key derived from the client's
 key and the step, so resuming a step can never charge, record or refund twice.
@@ -14,11 +19,14 @@ key and the step, so resuming a step can never charge, record or refund twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.core.money import format_money
 from app.downstream import models
 from app.downstream.errors import (
     DownstreamError,
@@ -32,12 +40,16 @@ from app.idempotency.keys import downstream_key
 from app.idempotency.store import IdempotencyStore, Lease
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, UserProblem, problem
 from app.outbox.store import OutboxStore
+from app.settlement.holds import chargeable, holding
+from app.settlement.store import Taken, WatchStore
 
 logger = logging.getLogger("gateway.sagas")
 
 OUTBOX_KIND = "pay_invoice"
 # The relay leaves a saga alone this long: the request that started it is still on it.
 RELAY_GRACE = timedelta(seconds=30)
+# When the settler first looks at a pending payment again (SETTLEMENT_POLL_SECONDS).
+FIRST_SETTLEMENT_CHECK = timedelta(seconds=30)
 _DEFINITIVE_RECORDING_REFUSALS = {"invalid_state", "amount_exceeds_due", "currency_mismatch"}
 
 
@@ -82,11 +94,15 @@ class PayInvoiceSaga:
         outbox: OutboxStore,
         invoicing: InvoicingWrites,
         payments: PaymentsWrites,
+        watch: WatchStore,
         clock: Callable[[], datetime] = _now,
         relay_grace: timedelta = RELAY_GRACE,
+        first_settlement_check: timedelta = FIRST_SETTLEMENT_CHECK,
     ) -> None:
         self._store = store
         self._outbox = outbox
+        self._watch = watch
+        self._first_settlement_check = first_settlement_check
         self._invoicing = invoicing
         self._payments = payments
         self._clock = clock
@@ -103,7 +119,11 @@ class PayInvoiceSaga:
                 {"scope_digest": lease.scope_digest, "key": lease.key, "actor_id": actor_id},
                 delay=self._relay_grace,
             )
-            state: dict[str, Any] = {"plan": plan.to_json(), "outbox_id": outbox_id}
+            state: dict[str, Any] = {
+                "plan": plan.to_json(),
+                "outbox_id": outbox_id,
+                "actor_id": actor_id,
+            }
             await self._store.record_step(connection, lease, "locked", state)
         return await self.resume(lease, "locked", state)
 
@@ -143,11 +163,23 @@ class PayInvoiceSaga:
                 lease, state, problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
             )
         refusal = _refusal(invoice, plan)
+        if refusal is None:
+            # Under the lock, so no saga of this gateway takes a payment meanwhile.
+            payments = await self._payments.payments_for_invoice(plan.invoice_id)
+            watched = await self._watch.open_for_invoice(plan.invoice_id)
+            held = holding(invoice, payments, watched)
+            room = chargeable(invoice, held)
+            wanted = plan.amount_minor if plan.amount_minor is not None else room
+            if held.total > 0 and (wanted > room or wanted == 0):
+                refusal = _pending_refusal(invoice, held.total, room, plan)
         if refusal is not None:
             refusal.objects["invoice"] = invoice
             return await self._finish(lease, state, refusal)
-        amount = plan.amount_minor if plan.amount_minor is not None else invoice.amount_due
-        state = {**state, "charge": {"amount": amount, "currency": invoice.currency}}
+        state = {
+            **state,
+            "charge": {"amount": wanted, "currency": invoice.currency},
+            "invoice": invoice.model_dump(mode="json"),
+        }
         async with self._store.transaction() as connection:
             await self._store.record_step(connection, lease, "charging", state)
         return "charging", state
@@ -165,16 +197,14 @@ class PayInvoiceSaga:
             payment, _ = await self._payments.charge(body, key=self._key(lease, "charge"))
         except DownstreamRejectedError as exc:
             if exc.status == 400 and exc.param == "payment_method":
-                return await self._finish(
-                    lease,
-                    state,
-                    problem(
-                        ProblemCode.INVALID_INPUT,
-                        "This payment method cannot be used for this invoice.",
-                        "input",
-                        "paymentMethod",
-                    ),
+                refused = problem(
+                    ProblemCode.INVALID_INPUT,
+                    "This payment method cannot be used for this invoice.",
+                    "input",
+                    "paymentMethod",
                 )
+                refused.objects.update(_with_invoice(state))
+                return await self._finish(lease, state, refused)
             raise
         _check_charge(payment, body)
         if payment.status == "failed":
@@ -189,11 +219,30 @@ class PayInvoiceSaga:
                 else "The payment method was declined."
             )
             outcome = problem(code, message, "input", "paymentMethod")
-            outcome.objects["payment"] = payment
+            outcome.objects.update(_with_invoice(state, payment))
             return await self._finish(lease, state, outcome)
         if payment.status == "pending":
-            # Bank transfers settle later; nothing to record yet.
-            return await self._finish(lease, state, Outcome(objects={"payment": payment}))
+            # Settles later: watched from the same transaction that ends the saga.
+            taken = Taken(
+                payment_id=payment.id,
+                invoice_id=plan.invoice_id,
+                business_id=plan.business_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                taken_at=payment.created_at,
+                scope_digest=lease.scope_digest,
+                idempotency_key=lease.key,
+                # Sagas started before the actor was kept in their state name the gateway.
+                actor_id=str(state.get("actor_id") or "gateway"),
+            )
+
+            async def watch(connection: AsyncConnection) -> None:
+                await self._watch.watch(
+                    connection, taken, first_check_in=self._first_settlement_check
+                )
+
+            outcome = Outcome(objects=_with_invoice(state, payment))
+            return await self._finish(lease, state, outcome, also=watch)
         state = {**state, "payment": payment.model_dump(mode="json")}
         async with self._store.transaction() as connection:
             await self._store.record_step(connection, lease, "charged", state)
@@ -261,12 +310,22 @@ class PayInvoiceSaga:
 
     # -- endings ----------------------------------------------------------------------
 
-    async def _finish(self, lease: Lease, state: dict[str, Any], outcome: Outcome) -> Outcome:
+    async def _finish(
+        self,
+        lease: Lease,
+        state: dict[str, Any],
+        outcome: Outcome,
+        *,
+        also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> Outcome:
         """One transaction: the outcome stored for replays, the invoice unlocked, the
-        outbox row done. Then the saga is over."""
+        outbox row done (and `also`, what must happen exactly when the saga ends). Then
+        the saga is over."""
         plan = PayPlan.from_json(state["plan"])
         outcome.business_id = plan.business_id
         async with self._store.transaction() as connection:
+            if also is not None:
+                await also(connection)
             await self._store.complete(connection, lease, outcome.to_result())
             await locks.release(connection, plan.invoice_id, lease)
             if "outbox_id" in state:
@@ -337,6 +396,32 @@ def _refusal(invoice: models.Invoice, plan: PayPlan) -> Outcome | None:
             "amount",
         )
     return None
+
+
+def _pending_refusal(invoice: models.Invoice, held: int, room: int, plan: PayPlan) -> Outcome:
+    currency = invoice.currency
+    message = (
+        f"{format_money(held, currency)} of this invoice is already on its way (paid but not "
+        "yet settled or recorded). "
+        + (
+            f"At most {format_money(room, currency)} can be charged now."
+            if room > 0
+            else "Nothing more can be charged until it settles or fails."
+        )
+    )
+    at = ("input", "amount", "amount") if plan.amount_minor is not None else ("input", "invoiceId")
+    return problem(ProblemCode.PAYMENT_PENDING, message, *at)
+
+
+def _with_invoice(
+    state: dict[str, Any], payment: models.Payment | None = None
+) -> dict[str, models.ContractModel]:
+    """The payment, and the invoice as it stands: a charge that did not succeed changed
+    nothing on it since it was read under the lock."""
+    objects: dict[str, models.ContractModel] = {"payment": payment} if payment else {}
+    if "invoice" in state:
+        objects["invoice"] = models.Invoice.model_validate(state["invoice"])
+    return objects
 
 
 def _check_charge(payment: models.Payment, body: dict[str, Any]) -> None:

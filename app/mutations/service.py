@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.auth import policy
@@ -25,11 +25,18 @@ from app.downstream.errors import (
 )
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsWrites
+from app.idempotency import locks
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
-from app.mutations.pay_invoice import RELAY_GRACE, PayInvoiceSaga, PaymentBusyError, PayPlan
+from app.mutations.pay_invoice import (
+    FIRST_SETTLEMENT_CHECK,
+    RELAY_GRACE,
+    PayInvoiceSaga,
+    PaymentBusyError,
+    PayPlan,
+)
 from app.mutations.refusals import (
     refund_refusal,
     rejection,
@@ -38,8 +45,17 @@ from app.mutations.refusals import (
 )
 from app.outbox.store import OutboxStore
 from app.reads.service import ReadService
+from app.settlement.holds import holding
+from app.settlement.store import WatchStore
 
 logger = logging.getLogger("gateway.mutations")
+
+# A void holds the invoice's payment lock this long at most (it is released as soon as the
+# void's outcome is known): longer than any one request may run.
+VOID_LOCK = timedelta(minutes=5)
+# Refusals that say "not now": the key is not kept with them, so a retry with the same
+# key tries again.
+_NOT_NOW = frozenset({ProblemCode.PAYMENT_IN_PROGRESS})
 
 Build = Callable[[], Awaitable[dict[str, Any] | Outcome]]
 Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
@@ -65,14 +81,27 @@ class MutationService:
         outbox: OutboxStore,
         invoicing: InvoicingWrites,
         payments: PaymentsWrites,
+        watch: WatchStore,
         relay_grace: timedelta = RELAY_GRACE,
+        first_settlement_check: timedelta = FIRST_SETTLEMENT_CHECK,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._principal = principal
         self._reads = reads
         self._store = store
         self._invoicing = invoicing
         self._payments = payments
-        self._saga = PayInvoiceSaga(store, outbox, invoicing, payments, relay_grace=relay_grace)
+        self._watch = watch
+        self._clock = clock
+        self._saga = PayInvoiceSaga(
+            store,
+            outbox,
+            invoicing,
+            payments,
+            watch,
+            relay_grace=relay_grace,
+            first_settlement_check=first_settlement_check,
+        )
 
     # -- the mutations ----------------------------------------------------------------
 
@@ -214,12 +243,7 @@ class MutationService:
             return await self._saga.resume(lease, point, state)
         except PaymentBusyError:
             await self._store.forget(lease)
-            return problem(
-                ProblemCode.PAYMENT_IN_PROGRESS,
-                "Another payment for this invoice is in progress; retry shortly.",
-                "input",
-                "invoiceId",
-            )
+            return problem(ProblemCode.PAYMENT_IN_PROGRESS, _BUSY_MESSAGE, "input", "invoiceId")
         except LeaseLostError:
             return taken_over()
         except DownstreamError as exc:
@@ -248,12 +272,11 @@ class MutationService:
             }
 
         async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
-            transition = (
-                self._invoicing.finalize_invoice
-                if step == "finalize"
-                else self._invoicing.void_invoice
+            if step == "void":
+                return await self._void(lease, state)
+            invoice, _ = await self._invoicing.finalize_invoice(
+                state["invoice_id"], key=_key(lease, step)
             )
-            invoice, _ = await transition(state["invoice_id"], key=_key(lease, step))
             _expect(
                 invoice.id == state["invoice_id"] and invoice.business_id == state["business_id"],
                 "invoicing",
@@ -261,6 +284,53 @@ class MutationService:
             return Outcome(objects={"invoice": invoice})
 
         return await self._single_step(operation, command, build, send, "invoiceId")
+
+    async def _void(self, lease: Lease, state: dict[str, Any]) -> Outcome:
+        """Void only an invoice with no money on its way, holding the invoice's payment
+        lock so that no payment starts meanwhile. The lock is released once the outcome is
+        known; on an unknown one (timeout, 5xx) it lapses (VOID_LOCK), because the void may
+        still land."""
+        invoice_id = state["invoice_id"]
+        now = self._clock()
+        async with self._store.transaction() as connection:
+            held = await locks.acquire(
+                connection, invoice_id, lease, now, expires_at=now + VOID_LOCK
+            )
+        if not held:
+            return problem(ProblemCode.PAYMENT_IN_PROGRESS, _BUSY_MESSAGE, "input", "invoiceId")
+        known = False
+        try:
+            invoice = await self._invoicing.get_invoice(invoice_id)
+            if invoice is not None and invoice.status in ("draft", "open"):
+                payments = await self._payments.payments_for_invoice(invoice_id)
+                held_now = holding(
+                    invoice, payments, await self._watch.open_for_invoice(invoice_id)
+                )
+                if held_now.total > 0:
+                    known = True
+                    refusal = problem(
+                        ProblemCode.PAYMENT_PENDING,
+                        "A payment for this invoice is on its way (not yet settled or "
+                        "recorded); it can be voided once that payment settles or fails.",
+                        "input",
+                        "invoiceId",
+                    )
+                    refusal.objects["invoice"] = invoice
+                    return refusal
+            try:
+                voided, _ = await self._invoicing.void_invoice(invoice_id, key=_key(lease, "void"))
+            except DownstreamRejectedError:
+                known = True
+                raise
+            known = True
+            _expect(
+                voided.id == invoice_id and voided.business_id == state["business_id"], "invoicing"
+            )
+            return Outcome(objects={"invoice": voided})
+        finally:
+            if known:
+                async with self._store.transaction() as connection:
+                    await locks.release(connection, invoice_id, lease)
 
     async def _claim(
         self, operation: str, command: Any
@@ -313,6 +383,9 @@ class MutationService:
                 outcome = rejected
             if outcome.business_id is None:
                 outcome.business_id = state.get("business_id")
+            if {p.code for p in outcome.problems} & _NOT_NOW:
+                await self._store.release(lease)
+                return outcome
             async with self._store.transaction() as connection:
                 await self._store.complete(connection, lease, outcome.to_result())
             return outcome
@@ -376,6 +449,9 @@ class MutationService:
             "input",
             field,
         )
+
+
+_BUSY_MESSAGE = "Another payment for this invoice is in progress; retry shortly."
 
 
 def _key(lease: Lease, step: str) -> str:

@@ -78,6 +78,31 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.pending_payments = Gauge(
+            "gateway_pending_payments",
+            "Pending payments the gateway took and watches until they settle, by service.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.pending_payment_oldest_age = Gauge(
+            "gateway_pending_payment_oldest_age_seconds",
+            "Age of the oldest pending payment the gateway watches, by service (0 when none).",
+            ["service"],
+            registry=self.registry,
+        )
+        self.settlements = Counter(
+            "gateway_settlements",
+            "Watched pending payments that ended, by outcome: recorded, failed, refunded.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.reconcile_drift = Gauge(
+            "gateway_reconcile_drift",
+            "Drift the last reconciliation found, by kind (python -m app reconcile).",
+            ["kind"],
+            registry=self.registry,
+        )
+
     def operation_label(self, name: str | None) -> str:
         if not name:
             return "anonymous"

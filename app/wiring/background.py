@@ -1,5 +1,6 @@
 """Background work the app owns for its lifetime: the outbox relay (which also purges
-expired idempotency keys). Started after the resources open, stopped before they close."""
+expired idempotency keys) and the settler (pending payments seen through to their end).
+Started after the resources open, stopped before they close."""
 
 from __future__ import annotations
 
@@ -7,35 +8,46 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from app.core.deadline import Deadline
 from app.downstream.invoicing import InvoicingWrites
-from app.downstream.payments import PaymentsWrites
+from app.downstream.payments import PaymentsClient, PaymentsWrites
 from app.downstream.service import CallMeta, ServiceClient
 from app.mutations.pay_invoice import PayInvoiceSaga
 from app.mutations.relay import Relay
+from app.settlement.pace import Pace
+from app.settlement.settler import SettlementPolicy, SettlementReport, Settler, Writers
+from app.settlement.store import WatchStats
+from app.telemetry.metrics import Metrics
 from app.wiring.resources import Resources
 
-# A relay round's downstream calls get this long: it answers nobody, but must not hang.
+# A background round's downstream calls get this long: it answers nobody, but must not hang.
 RELAY_BUDGET_SECONDS = 20.0
+
+
+def _meta(actor_id: str | None, prefix: str) -> CallMeta:
+    return CallMeta(
+        request_id=f"{prefix}-{uuid.uuid4().hex}",
+        actor_id=actor_id,
+        deadline=Deadline(RELAY_BUDGET_SECONDS),
+    )
 
 
 def build_relay(resources: Resources) -> Relay:
     settings = resources.settings
 
     def saga_for_actor(actor_id: str) -> PayInvoiceSaga:
-        meta = CallMeta(
-            request_id=f"relay-{uuid.uuid4().hex}",
-            actor_id=actor_id,
-            deadline=Deadline(RELAY_BUDGET_SECONDS),
-        )
+        meta = _meta(actor_id, "relay")
         return PayInvoiceSaga(
             resources.idempotency,
             resources.outbox,
             InvoicingWrites(ServiceClient(resources.invoicing, meta)),
             PaymentsWrites(ServiceClient(resources.payments, meta)),
+            resources.watch,
             relay_grace=timedelta(seconds=settings.relay_grace_seconds),
+            first_settlement_check=timedelta(seconds=settings.settlement_poll_seconds),
         )
 
     return Relay(
@@ -46,16 +58,67 @@ def build_relay(resources: Resources) -> Relay:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsReport(SettlementReport):
+    metrics: Metrics
+
+    def settled(self, outcome: str) -> None:
+        self.metrics.settlements.labels(outcome).inc()
+
+    def watching(self, stats: WatchStats, now: datetime) -> None:
+        self.metrics.pending_payments.labels("payments").set(stats.open_count)
+        age = (now - stats.oldest_taken_at).total_seconds() if stats.oldest_taken_at else 0.0
+        self.metrics.pending_payment_oldest_age.labels("payments").set(max(0.0, age))
+
+
+def build_settler(resources: Resources) -> Settler:
+    settings = resources.settings
+
+    def reader() -> PaymentsClient:
+        return PaymentsClient(ServiceClient(resources.payments, _meta(None, "settle")))
+
+    def writers_for(actor_id: str) -> Writers:
+        meta = _meta(actor_id, "settle")
+        return Writers(
+            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
+            PaymentsWrites(ServiceClient(resources.payments, meta)),
+        )
+
+    return Settler(
+        resources.watch,
+        reader,
+        writers_for,
+        policy=SettlementPolicy(
+            poll=timedelta(seconds=settings.settlement_poll_seconds),
+            max_backoff=timedelta(seconds=settings.settlement_max_backoff_seconds),
+            alert_after=timedelta(seconds=settings.pending_payment_alert_seconds),
+        ),
+        pace=Pace(settings.settlement_calls_per_second),
+        report=MetricsReport(resources.metrics),
+        interval_seconds=settings.settlement_interval_seconds,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    relay: Relay
+    settler: Settler
+
+
 @contextlib.asynccontextmanager
-async def running_background(resources: Resources) -> AsyncIterator[Relay]:
-    relay = build_relay(resources)
+async def running_background(resources: Resources) -> AsyncIterator[Background]:
+    background = Background(build_relay(resources), build_settler(resources))
     stop = asyncio.Event()
-    task = asyncio.create_task(relay.run_forever(stop), name="outbox-relay")
+    tasks = [
+        asyncio.create_task(background.relay.run_forever(stop), name="outbox-relay"),
+        asyncio.create_task(background.settler.run_forever(stop), name="settler"),
+    ]
     try:
-        yield relay
+        yield background
     finally:
         stop.set()
-        try:
-            await asyncio.wait_for(task, timeout=10)
-        except TimeoutError:
-            task.cancel()
+        for task in tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()

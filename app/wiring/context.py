@@ -62,7 +62,9 @@ def build_context(
             resources.outbox,
             InvoicingWrites(ServiceClient(resources.invoicing, meta)),
             PaymentsWrites(ServiceClient(resources.payments, meta)),
+            resources.watch,
             relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
+            first_settlement_check=timedelta(seconds=resources.settings.settlement_poll_seconds),
         )
 
     return Context(

@@ -30,6 +30,7 @@ from app.persisted.policy import PersistedQueries
 from app.persisted.store import ApqStore
 from app.ratelimit.limiter import Clock
 from app.ratelimit.setup import RateLimits, open_rate_limits
+from app.settlement.store import WatchStore
 from app.telemetry.downstream import DownstreamTelemetry
 from app.telemetry.metrics import Metrics
 from app.telemetry.tracing import Tracing, build_tracing
@@ -49,6 +50,7 @@ class Resources:
     today: Callable[[], date]
     idempotency: IdempotencyStore
     outbox: OutboxStore
+    watch: WatchStore
     invoicing: Channel
     payments: Channel
     metrics: Metrics
@@ -182,6 +184,7 @@ async def open_resources(
             today=today,
             idempotency=IdempotencyStore(engine, on_claim=metrics.idempotency_claimed),
             outbox=OutboxStore(engine),
+            watch=WatchStore(engine),
             invoicing=channels["invoicing"],
             payments=channels["payments"],
             metrics=metrics,

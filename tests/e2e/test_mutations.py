@@ -679,7 +679,7 @@ FAILURES = (
             {"paymentMethod": "pm_card_declined"},
             {
                 "payment": payment_view("?", GB_OPEN_INVOICE_ID, 1250, "pm_card_declined"),
-                "invoice": None,
+                "invoice": invoice_view(GB_OPEN_INVOICE_ID),
                 "userErrors": _error(
                     "PAYMENT_DECLINED", "The payment method was declined.", "input", "paymentMethod"
                 ),
@@ -695,7 +695,7 @@ FAILURES = (
                 "payment": payment_view(
                     "?", GB_OPEN_INVOICE_ID, 1250, "pm_card_insufficient_funds"
                 ),
-                "invoice": None,
+                "invoice": invoice_view(GB_OPEN_INVOICE_ID),
                 "userErrors": _error(
                     "INSUFFICIENT_FUNDS",
                     "The payment method has insufficient funds.",
@@ -714,7 +714,7 @@ FAILURES = (
             {"paymentMethod": method},
             {
                 "payment": None,
-                "invoice": None,
+                "invoice": invoice_view(GB_OPEN_INVOICE_ID),
                 "userErrors": _error(
                     "INVALID_INPUT",
                     "This payment method cannot be used for this invoice.",
@@ -849,7 +849,7 @@ async def test_a_bank_transfer_leaves_a_pending_payment_and_the_invoice_unpaid(
     # nothing is recorded on the invoice until the transfer settles
     assert payload == {
         "payment": payment_view(payment_id, GB_OPEN_INVOICE_ID, OPEN_DUE, "pm_bank_transfer"),
-        "invoice": None,
+        "invoice": invoice_view(GB_OPEN_INVOICE_ID),
         "userErrors": [],
         "replayed": False,
     }

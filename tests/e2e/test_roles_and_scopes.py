@@ -25,6 +25,7 @@ from sandbox.seed import (
     IN_BUSINESS_ID,
     PARTIAL_REFUND_ID,
     PAYMENTS,
+    PENDING_PAYMENT_ID,
     SUCCEEDED_PAYMENT_ID,
 )
 from tests.e2e.conftest import Downstreams, TokenFactory
@@ -60,11 +61,14 @@ CONTRACT_FIELD_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("Payment", "paymentMethod"): STAFF,
     # "read the business's balance"
     ("Business", "balance"): STAFF,
+    # "read ... invoices, payments' status and amounts": every role
+    ("Invoice", "amountPending"): EVERYONE,
 }
 
 GB = next(b for b in BUSINESSES if b.id == GB_BUSINESS_ID)
 GB_CUSTOMER = next(c for c in CUSTOMERS if c.id == GB_CUSTOMER_ID)
 CARD_PAYMENT = next(p for p in PAYMENTS if p.id == SUCCEEDED_PAYMENT_ID)
+TRANSFER = next(p for p in PAYMENTS if p.id == PENDING_PAYMENT_ID)
 
 
 def _major(minor: int) -> str:
@@ -116,6 +120,9 @@ FIELD_CASES = [
     FieldCase("Payment", "paymentMethod", "payment", CARD_PAYMENT.id, _PAYMENT_REST,
               "paymentMethod { type brand last4 }",
               {"type": "CARD", "brand": "visa", "last4": "4242"}),
+    FieldCase("Invoice", "amountPending", "invoice", TRANSFER.invoice_id,
+              {"id": TRANSFER.invoice_id}, "amountPending { amount currency }",
+              {"amount": _major(TRANSFER.amount), "currency": TRANSFER.currency}),
 ]  # fmt: skip
 
 

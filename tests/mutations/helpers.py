@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from app.db.tables import idempotency_keys, outbox, payment_locks
+from app.db.tables import idempotency_keys, outbox, payment_locks, payment_watch
 from app.idempotency.keys import KeyScope, downstream_key
 
 Json = dict[str, Any]
@@ -34,7 +34,7 @@ mutation Pay($input: PayInvoiceInput!) {
       amount { amount currency }
       amountRefunded { amount currency }
     }
-    invoice { id status amountPaid { amount } amountDue { amount } }
+    invoice { id status amountPaid { amount } amountDue { amount } amountPending { amount } }
     userErrors { code message field }
     replayed
   }
@@ -166,6 +166,15 @@ class Sandbox:
     async def payment_ids_for(self, invoice_id: str) -> frozenset[str]:
         return frozenset(p["id"] for p in await self.payments_for(invoice_id))
 
+    async def settle(self, payment_id: str, status: str) -> Json:
+        """What a bank does days later: the pending payment succeeds or fails."""
+        response = await self._request(
+            "POST", f"/_sandbox/payments/{payment_id}/settle", json={"status": status}
+        )
+        assert response.status_code == 200, response.text
+        payment: Json = response.json()
+        return payment
+
     async def refunds_for(self, payment_id: str) -> list[Json]:
         response = await self._request("GET", f"/v1/refunds?payment_ids={payment_id}")
         assert response.status_code == 200, response.text
@@ -179,6 +188,15 @@ class Sandbox:
 async def outbox_rows(engine: AsyncEngine) -> list[Any]:
     async with engine.connect() as connection:
         return list((await connection.execute(select(outbox).order_by(outbox.c.id))).all())
+
+
+async def watch_rows(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as connection:
+        return list(
+            (
+                await connection.execute(select(payment_watch).order_by(payment_watch.c.taken_at))
+            ).all()
+        )
 
 
 async def lock_rows(engine: AsyncEngine) -> list[Any]:

@@ -380,7 +380,6 @@ TERMINAL_CASES = [
     pytest.param(
         "pm_card_insufficient_funds", None, ["INSUFFICIENT_FUNDS"], "FAILED", id="no-funds"
     ),
-    pytest.param("pm_bank_transfer", None, [], "PENDING", id="pending"),
     pytest.param("pm_no_such_method", None, ["INVALID_INPUT"], None, id="unusable-method"),
     pytest.param("pm_card_ok", 10**9, ["AMOUNT_EXCEEDS_DUE"], None, id="more-than-due"),
 ]

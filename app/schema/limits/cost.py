@@ -9,7 +9,8 @@ downstream request, counted for the worst case the schema allows:
   for, so `customers(first: 20) { edges { node { invoices(first: 50) {...} } } }` costs
   1 + 20: nested connections multiply;
 - any other field that reads a business's objects (the fields carrying `Owned`: single
-  objects, lists of them, `balance`) goes through the per-request loaders, which batch
+  objects, lists of them, `balance`; and value fields marked READS_DOWNSTREAM, such as
+  `Invoice.amountPending`) goes through the per-request loaders, which batch
   100 ids a call: one call per 100 parent objects, rounded up;
 - a mutation field counts MUTATION_COST for its own reads and writes;
 - introspection makes no downstream call but takes CPU and bytes: `__schema` counts
@@ -66,6 +67,7 @@ from graphql import (
 )
 
 from app.downstream.reads import BATCH_LIMIT
+from app.schema.types.fields import READS_DOWNSTREAM
 from app.schema.types.guards import Owned
 from app.schema.types.pagination import DEFAULT_PAGE_SIZE, MAX_NODES, MAX_PAGE_SIZE
 
@@ -141,6 +143,9 @@ def _operations(
 
 def _reads(field: GraphQLField) -> bool:
     definition = field.extensions.get("strawberry-definition")
+    metadata = getattr(definition, "metadata", None) or {}
+    if metadata.get(READS_DOWNSTREAM):
+        return True
     return any(isinstance(extension, Owned) for extension in getattr(definition, "extensions", ()))
 
 

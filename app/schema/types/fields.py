@@ -16,12 +16,18 @@ from strawberry.permission import BasePermission
 T = TypeVar("T")
 
 
+# Field metadata marking a value field that still reads downstream (through the request's
+# loaders): the cost model counts it like an object-returning field (app/schema/limits/cost.py).
+READS_DOWNSTREAM = "reads_downstream"
+
+
 def resolved(
     description: str,
     *,
     extensions: Sequence[FieldExtension] = (),
     permission_classes: Sequence[type[BasePermission]] = (),
     name: str | None = None,
+    reads_downstream: bool = False,
 ) -> Callable[[Callable[..., T]], T]:
     def decorate(resolver: Callable[..., T]) -> T:
         field: Any = strawberry.field(
@@ -30,6 +36,7 @@ def resolved(
             extensions=list(extensions),
             permission_classes=list(permission_classes),
             name=name,
+            metadata={READS_DOWNSTREAM: True} if reads_downstream else None,
         )
         return field  # type: ignore[no-any-return]
 

@@ -31,8 +31,19 @@ from app.schema.types.pagination import Connection, decode_cursor, page_size
 from app.schema.types.ports import SchemaContext
 from app.schema.types.prefetch import invoice_children_wanted, invoice_listing
 from app.schema.types.values import Balance, InvoiceLine, Money, PaymentMethod
+from app.settlement.holds import holding
 
 Info = strawberry.Info[SchemaContext, None]
+
+_AMOUNT_PENDING = " ".join(
+    [
+        'Money on its way to this invoice, in major units, e.g. "250.00": payments not yet',
+        "settled (a bank transfer takes days) or settled but not yet recorded on it.",
+        "payInvoice may charge at most amountDue − amountPending, and voidInvoice waits",
+        "while it is not zero (PAYMENT_PENDING). Read from the payments service each time;",
+        "needs a scope that may read payments.",
+    ]
+)
 
 FIRST = strawberry.argument(description="Page size, 1 to 100.")
 AFTER = strawberry.argument(description="Cursor of the item to continue after (endCursor).")
@@ -232,6 +243,19 @@ class Invoice(Node):
             raise level
         return [Payment.of(p, self.children) for p in level.get(self.record.id, [])]
 
+    @resolved(
+        _AMOUNT_PENDING,
+        permission_classes=[FieldPolicy],
+        reads_downstream=True,
+    )
+    def amount_pending(self, info: Info) -> Money | None:
+        level = self.children.payments if self.children else None
+        if level is None:
+            return deferred(_pending_later(info, self.record))
+        if isinstance(level, Exception):
+            raise level
+        return _pending(self.record, level.get(self.record.id, []))
+
     @classmethod
     def of(
         cls, record: models.Invoice, today: date, children: InvoiceChildren | None = None
@@ -398,6 +422,14 @@ async def _invoice_page(
 async def _customer_later(info: Info, invoice: models.Invoice) -> Customer:
     record = await info.context.reads.customer_of(invoice)
     return Customer.of(record) if record else _missing()
+
+
+async def _pending_later(info: Info, invoice: models.Invoice) -> Money:
+    return _pending(invoice, await info.context.reads.payments_of(invoice))
+
+
+def _pending(invoice: models.Invoice, payments: list[models.Payment]) -> Money:
+    return Money.of(holding(invoice, payments).total, invoice.currency)
 
 
 async def _payments_later(info: Info, invoice: models.Invoice) -> list[Payment]:

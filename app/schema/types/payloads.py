@@ -71,6 +71,12 @@ class UserErrorCode(enum.Enum):
         "PAYMENT_IN_PROGRESS",
         description="Another payment for this invoice is running; retry shortly.",
     )
+    PAYMENT_PENDING = strawberry.enum_value(
+        "PAYMENT_PENDING",
+        description="Money for this invoice is on its way (a payment not yet settled or "
+        "recorded): payInvoice may charge only amountDue − amountPending, and voidInvoice "
+        "waits until it settles or fails. The message names the amounts.",
+    )
     IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(
         "IDEMPOTENCY_KEY_REUSED",
         description="This key was used with different input; use a new key.",
@@ -130,7 +136,10 @@ class FinalizeInvoiceInput:
     invoice_id: strawberry.ID = strawberry.field(description="A draft invoice.")
 
 
-@strawberry.input(description="Cancel a draft or open invoice that has no recorded payment.")
+@strawberry.input(
+    description="Cancel a draft or open invoice that has no recorded payment and no payment on "
+    "its way (PAYMENT_PENDING)."
+)
 class VoidInvoiceInput:
     idempotency_key: str = strawberry.field(description=KEY_DESCRIPTION)
     invoice_id: strawberry.ID = strawberry.field(description="The invoice.")
@@ -142,8 +151,9 @@ class PayInvoiceInput:
     invoice_id: strawberry.ID = strawberry.field(description="An open invoice.")
     amount: MoneyInput | None = strawberry.field(
         default=None,
-        description="Defaults to the invoice's whole amount due; never more than it. In major "
-        'units, e.g. {amount: "12.50", currency: GBP}.',
+        description="Defaults to what can still be charged: the invoice's amountDue less its "
+        "amountPending (payments on their way); never more than that (PAYMENT_PENDING). In "
+        'major units, e.g. {amount: "12.50", currency: GBP}.',
     )
     payment_method: str = strawberry.field(description="A payment method token, e.g. pm_card_ok.")
 

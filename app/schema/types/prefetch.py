@@ -137,6 +137,8 @@ def invoice_children_wanted(info: strawberry.Info[Any, Any]) -> tuple[bool, bool
                 for field in _fields(node.selections):
                     if field.name == "customer":
                         customers = True
+                    elif field.name == "amountPending":
+                        payments = True
                     elif field.name == "payments":
                         payments = True
                         refunds = refunds or any(True for _ in _named(field.selections, "refunds"))
