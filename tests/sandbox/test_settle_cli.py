@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import http.server
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -163,3 +165,37 @@ def test_bad_settle_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixt
         cli.main(argv)
     assert exited.value.code == 2
     assert "usage: python -m sandbox settle" in capsys.readouterr().err
+
+
+class NotTheSandbox(http.server.BaseHTTPRequestHandler):
+    """Something else on the port, answering as a proxy in front of nothing would."""
+
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        body = b"<html><body>502 Bad Gateway</body></html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return  # quiet: the test reads the CLI's output only
+
+
+def test_an_answer_without_an_envelope_is_reported_as_such(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotTheSandbox)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code = settle(f"http://127.0.0.1:{server.server_port}", PENDING_PAYMENT_ID, "failed")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"error: {PENDING_PAYMENT_ID} not settled: "
+        "the payments sandbox answered HTTP 502 without an error envelope\n"
+    )
