@@ -2,6 +2,10 @@
 
 The development identity provider is served in this process; the two sandbox services
 and the gateway run as child processes. Ctrl-C stops everything.
+
+The sandboxes run with their /_sandbox/ admin surface on (fault injection, variants and
+`python -m sandbox settle`); SANDBOX_VARIANT (e.g. `omit_nulls,batch_order=shuffled`)
+starts both in that variant (sandbox/common/variants.py).
 """
 
 from __future__ import annotations
@@ -94,6 +98,11 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
     environment = {**os.environ, "APP_ENV": "development"}
     # Only the gateway gets the demo token, for GraphiQL's Headers tab (development only).
     gateway_environment = {**environment, "GRAPHIQL_DEMO_TOKEN": next(iter(tokens.values()))}
+    # Development only, and said explicitly: these sandboxes accept faults, variants and
+    # settling from anyone holding their (public) token.
+    sandbox_flags = ["--admin"]
+    if os.environ.get("SANDBOX_VARIANT"):
+        sandbox_flags += ["--variant", os.environ["SANDBOX_VARIANT"]]
     commands = [
         [
             python,
@@ -108,6 +117,7 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
             SANDBOX_INVOICING_TOKEN,
             "--db",
             str(data_dir / "sandbox-invoicing.db"),
+            *sandbox_flags,
         ],
         [
             python,
@@ -122,6 +132,7 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
             SANDBOX_PAYMENTS_TOKEN,
             "--db",
             str(data_dir / "sandbox-payments.db"),
+            *sandbox_flags,
         ],
         [
             python,
@@ -189,6 +200,8 @@ def _print_banner(tokens: dict[str, str]) -> None:
     for label, token in tokens.items():
         print(f"# {label}")
         print(f'{{"Authorization": "Bearer {token}"}}\n')
+    print("A bank transfer (pm_bank_transfer) stays PENDING; settle it as the bank would:")
+    print("  .venv/bin/python -m sandbox settle pay_XXX succeeded      (or: failed)\n")
     print("Ctrl-C stops everything.")
     print("=" * 78, flush=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +42,7 @@ from sandbox.common.faults import (
     schema_violating,
 )
 from sandbox.common.idempotency import Claim, IdempotencyStore, fingerprint
+from sandbox.common.variants import Variant, VariantSwitch, reshape
 
 MAX_HEADER_LENGTH = 255
 
@@ -88,7 +89,11 @@ def _header(request: Request, name: str) -> str | None:
 
 
 class Service:
-    """One sandbox service: its database, idempotency keys, faults and call log."""
+    """One sandbox service: its database, idempotency keys, faults, variant and call log.
+
+    With `admin` off there is no /_sandbox/ route at all (404, like any unknown path):
+    nothing can inject faults, read calls, reset data or settle payments.
+    """
 
     def __init__(
         self,
@@ -98,13 +103,17 @@ class Service:
         faults: FaultConfig | None,
         key_required: bool,
         restore_seed: Callable[[], None],
+        admin: bool = True,
+        variant: Variant | None = None,
     ) -> None:
         self.token = token
         self.conn = conn
         self.key_required = key_required
         self.restore_seed = restore_seed
+        self.admin = admin
         self.idempotency = IdempotencyStore(conn, token)
         self.faults = FaultInjector(faults)
+        self.variant = VariantSwitch(variant)
         self.calls = CallLog()
 
     def close(self) -> None:
@@ -114,6 +123,7 @@ class Service:
         self.restore_seed()
         self.idempotency.clear()
         self.faults.reset()
+        self.variant.reset()
         self.calls.clear()
 
     def get(self, path: str, handler: Handler) -> Route:
@@ -149,7 +159,11 @@ class Service:
             raw = Raw(err.status, encode_json(err.envelope()), err.headers)
         if plan.hang_after:
             await asyncio.sleep(HANG_SECONDS)  # the outcome is stored: a lost response
-        body = raw.body
+        # The variant shapes the answer as another implementation would; the faults then
+        # corrupt whatever that implementation sent.
+        body = reshape(
+            self.variant.current, request.method, request.query_params, raw.status, raw.body
+        )
         if plan.malformed:
             body = malformed(body)
         elif plan.invalid:
@@ -205,14 +219,19 @@ class Service:
             if not stored:
                 self.idempotency.release(key)
 
-    def app(self, routes: list[BaseRoute]) -> Starlette:
+    def app(
+        self, routes: Sequence[BaseRoute], admin_extensions: Sequence[BaseRoute] = ()
+    ) -> Starlette:
+        """The service's app; `admin_extensions` are its own /_sandbox/ routes, if any."""
+        admin = [*admin_routes(self), *admin_extensions] if self.admin else []
+
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             yield
             self.close()
 
         return Starlette(
-            routes=[*routes, *admin_routes(self)],
+            routes=[*routes, *admin],
             lifespan=lifespan,
             middleware=[Middleware(ServiceAuthMiddleware, token=self.token, calls=self.calls)],
             exception_handlers={HTTPException: _http_error, Exception: _server_error},

@@ -7,6 +7,7 @@ from starlette.applications import Starlette
 from sandbox.common.faults import FaultConfig
 from sandbox.common.runtime import Service
 from sandbox.common.store import connect
+from sandbox.common.variants import Variant
 from sandbox.invoicing import db
 from sandbox.invoicing.handlers import InvoicingHandlers
 
@@ -17,11 +18,14 @@ def create_invoicing_app(
     db_path: str = ":memory:",
     faults: FaultConfig | None = None,
     seed: bool = True,
+    admin: bool = True,
+    variant: Variant | None = None,
 ) -> Starlette:
     """Build the app; with `seed` the database is recreated from the seed right away.
 
     Everything is ready when this returns, so the app works without a lifespan startup
-    (httpx.ASGITransport runs none).
+    (httpx.ASGITransport runs none). `admin` serves the /_sandbox/ surface (faults,
+    variant, calls, reset); `variant` is the baseline variant.
     """
     conn = connect(db_path)
     db.create_schema(conn, fresh=seed)
@@ -33,6 +37,8 @@ def create_invoicing_app(
         faults=faults,
         key_required=False,
         restore_seed=lambda: db.restore_seed(conn),
+        admin=admin,
+        variant=variant,
     )
     if seed:
         service.idempotency.clear()
@@ -54,4 +60,4 @@ def create_invoicing_app(
     return app
 
 
-__all__ = ["FaultConfig", "create_invoicing_app"]
+__all__ = ["FaultConfig", "Variant", "create_invoicing_app"]

@@ -7,6 +7,8 @@ from starlette.applications import Starlette
 from sandbox.common.faults import FaultConfig
 from sandbox.common.runtime import Service
 from sandbox.common.store import connect
+from sandbox.common.variants import Variant
+from sandbox.payments import admin as payments_admin
 from sandbox.payments import db
 from sandbox.payments.handlers import PaymentsHandlers
 
@@ -17,11 +19,14 @@ def create_payments_app(
     db_path: str = ":memory:",
     faults: FaultConfig | None = None,
     seed: bool = True,
+    admin: bool = True,
+    variant: Variant | None = None,
 ) -> Starlette:
     """Build the app; with `seed` the database is recreated from the seed right away.
 
     Everything is ready when this returns, so the app works without a lifespan startup
-    (httpx.ASGITransport runs none).
+    (httpx.ASGITransport runs none). `admin` serves the /_sandbox/ surface (faults,
+    variant, calls, reset, settling payments); `variant` is the baseline variant.
     """
     conn = connect(db_path)
     db.create_schema(conn, fresh=seed)
@@ -33,6 +38,8 @@ def create_payments_app(
         faults=faults,
         key_required=True,
         restore_seed=lambda: db.restore_seed(conn),
+        admin=admin,
+        variant=variant,
     )
     if seed:
         service.idempotency.clear()
@@ -45,10 +52,11 @@ def create_payments_app(
             service.post("/v1/payments/{payment_id}/refunds", h.create_refund),
             service.get("/v1/refunds", h.list_refunds),
             service.get("/v1/balances", h.list_balances),
-        ]
+        ],
+        payments_admin.admin_routes(conn),
     )
     app.state.sandbox = service
     return app
 
 
-__all__ = ["FaultConfig", "create_payments_app"]
+__all__ = ["FaultConfig", "Variant", "create_payments_app"]

@@ -74,3 +74,11 @@ async def invoicing(invoicing_app: Starlette) -> AsyncIterator[httpx.AsyncClient
 async def payments(payments_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     async with contract_client(payments_app, "payments", "http://payments.test") as client:
         yield client
+
+
+@pytest.fixture
+def clients(
+    invoicing: httpx.AsyncClient, payments: httpx.AsyncClient
+) -> dict[str, httpx.AsyncClient]:
+    """Both services' checked clients, by name, for tests parametrized over either."""
+    return {"invoicing": invoicing, "payments": payments}

@@ -16,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from sandbox import __main__ as cli
+from sandbox.common.variants import Variant
 from sandbox.seed import GB_BUSINESS_ID, INVOICES
 from tests.sandbox.conftest import Apps, contract_client
 
@@ -49,6 +50,44 @@ REPO = Path(__file__).resolve().parents[2]
             ],
             cli.Options("payments", "10.0.0.5", 9000, "t", "x.db", 250),
         ),
+        (
+            ["invoicing", "--token", "t", "--no-admin"],
+            cli.Options("invoicing", "127.0.0.1", 8101, "t", ":memory:", 0, admin=False),
+        ),
+        (
+            ["payments", "--token", "t", "--admin", "--variant", "omit_nulls,short_pages"],
+            cli.Options(
+                "payments",
+                "127.0.0.1",
+                8102,
+                "t",
+                ":memory:",
+                0,
+                variant=Variant(omit_nulls=True, short_pages=True),
+            ),
+        ),
+        (
+            [
+                "payments",
+                "--token",
+                "t",
+                "--variant",
+                "batch_order=shuffled",
+                "--variant",
+                "extra_fields=true,offset_timestamps",
+                "--variant",
+                "omit_nulls=false",
+            ],
+            cli.Options(
+                "payments",
+                "127.0.0.1",
+                8102,
+                "t",
+                ":memory:",
+                0,
+                variant=Variant(batch_order="shuffled", extra_fields=True, offset_timestamps=True),
+            ),
+        ),
     ],
 )
 def test_parse_args(argv: list[str], want: cli.Options) -> None:
@@ -62,6 +101,10 @@ def test_parse_args(argv: list[str], want: cli.Options) -> None:
         ["billing", "--token", "t"],
         ["payments", "--token", "t", "--latency-ms", "-5"],
         ["payments", "--token", "t", "--port", "http"],
+        ["payments", "--token", "t", "--variant", "sideways"],
+        ["payments", "--token", "t", "--variant", "batch_order=sideways"],
+        ["payments", "--token", "t", "--variant", "batch_order"],
+        ["payments", "--token", "t", "--variant", "omit_nulls=yes"],
     ],
 )
 def test_bad_arguments_exit(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,3 +185,18 @@ def test_the_module_serves_over_http() -> None:
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+async def test_build_app_passes_the_admin_switch_and_the_variant(apps: Apps) -> None:
+    # given options with the admin surface off and a variant
+    options = cli.parse_args(["payments", "--token", "t", "--no-admin", "--variant", "omit_nulls"])
+    # when
+    app = apps.track(cli.build_app(options))
+    # then the variant is the baseline, and no admin route exists
+    assert app.state.sandbox.variant.current == Variant(omit_nulls=True)
+    async with contract_client(app, "payments", "http://payments.test") as client:
+        client.headers["Authorization"] = "Bearer t"
+        faults = await client.get("/_sandbox/faults")
+        balance = await client.get(f"/v1/balances?business_ids={GB_BUSINESS_ID}")
+    assert faults.status_code == 404
+    assert balance.status_code == 200
