@@ -176,6 +176,19 @@ async def walk_all(gateway: httpx.AsyncClient, token: str, first: int) -> dict[s
     raise AssertionError("still hasNextPage after 100 pages")
 
 
+def topped_up(usual: Json, varied: Json) -> Json:
+    """`varied` with its invoices page checked to be a leading part of `usual`'s, with
+    hasNextPage true and the cursor of its last edge, then replaced by `usual`'s."""
+    usual_page = usual["business"]["invoices"]
+    page = varied["business"]["invoices"]
+    edges = page["edges"]
+    assert edges == usual_page["edges"][: len(edges)]
+    assert 0 < len(edges) <= len(usual_page["edges"])
+    if len(edges) < len(usual_page["edges"]):
+        assert page["pageInfo"]["hasNextPage"] is True
+    return {**varied, "business": {**varied["business"], "invoices": usual_page}}
+
+
 @pytest.fixture
 def owner(token_for: TokenFactory) -> str:
     return token_for([(business_id, Role.OWNER) for business_id in DEMO_BUSINESS_IDS])
@@ -192,6 +205,12 @@ async def test_the_dashboard_is_the_same_whatever_the_contract_choices(
     # when the sandboxes answer as another implementation of the contracts would
     await set_variant(downstreams, variant)
     varied = await dashboards(gateway, owner)
+    if variant.get("short_pages"):
+        # A short page with has_more is the contract's to give; the gateway passes it on
+        # (fewer edges, hasNextPage true) rather than spend a second call to top it up,
+        # and the cursor walk below finds the rest.
+        for business_id in DEMO_BUSINESS_IDS:
+            varied[business_id] = topped_up(usual[business_id], varied[business_id])
     # then the gateway answers the same, business by business
     found = [
         f"{business_id}: {difference}"
