@@ -26,11 +26,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.money import format_money
 from app.downstream import models
 from app.downstream.errors import (
     DownstreamError,
-    DownstreamInvalidResponseError,
     DownstreamRejectedError,
 )
 from app.downstream.invoicing import InvoicingWrites
@@ -39,6 +37,7 @@ from app.idempotency import locks
 from app.idempotency.keys import downstream_key
 from app.idempotency.store import IdempotencyStore, Lease
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, UserProblem, problem
+from app.mutations.pay_checks import check_charge, pending_refusal, refusal_of, with_invoice
 from app.outbox.store import OutboxStore
 from app.settlement.holds import chargeable, holding
 from app.settlement.store import Taken, WatchStore
@@ -162,7 +161,7 @@ class PayInvoiceSaga:
             return await self._finish(
                 lease, state, problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
             )
-        refusal = _refusal(invoice, plan)
+        refusal = refusal_of(invoice, plan)
         if refusal is None:
             # Under the lock, so no saga of this gateway takes a payment meanwhile.
             payments = await self._payments.payments_for_invoice(plan.invoice_id)
@@ -171,7 +170,7 @@ class PayInvoiceSaga:
             room = chargeable(invoice, held)
             wanted = plan.amount_minor if plan.amount_minor is not None else room
             if held.total > 0 and (wanted > room or wanted == 0):
-                refusal = _pending_refusal(invoice, held.total, room, plan)
+                refusal = pending_refusal(invoice, held.total, room, plan)
         if refusal is not None:
             refusal.objects["invoice"] = invoice
             return await self._finish(lease, state, refusal)
@@ -203,10 +202,10 @@ class PayInvoiceSaga:
                     "input",
                     "paymentMethod",
                 )
-                refused.objects.update(_with_invoice(state))
+                refused.objects.update(with_invoice(state))
                 return await self._finish(lease, state, refused)
             raise
-        _check_charge(payment, body)
+        check_charge(payment, body)
         if payment.status == "failed":
             code = (
                 ProblemCode.INSUFFICIENT_FUNDS
@@ -219,7 +218,7 @@ class PayInvoiceSaga:
                 else "The payment method was declined."
             )
             outcome = problem(code, message, "input", "paymentMethod")
-            outcome.objects.update(_with_invoice(state, payment))
+            outcome.objects.update(with_invoice(state, payment))
             return await self._finish(lease, state, outcome)
         if payment.status == "pending":
             # Settles later: watched from the same transaction that ends the saga.
@@ -241,7 +240,7 @@ class PayInvoiceSaga:
                     connection, taken, first_check_in=self._first_settlement_check
                 )
 
-            outcome = Outcome(objects=_with_invoice(state, payment))
+            outcome = Outcome(objects=with_invoice(state, payment))
             return await self._finish(lease, state, outcome, also=watch)
         state = {**state, "payment": payment.model_dump(mode="json")}
         async with self._store.transaction() as connection:
@@ -365,72 +364,3 @@ class PayInvoiceSaga:
 
     def _key(self, lease: Lease, step: str) -> str:
         return downstream_key(lease.scope_digest, lease.key, step)
-
-
-def _refusal(invoice: models.Invoice, plan: PayPlan) -> Outcome | None:
-    if invoice.status != "open":
-        return problem(
-            ProblemCode.INVALID_STATE,
-            f"Only an open invoice can be paid; this one is {invoice.status}.",
-            "input",
-            "invoiceId",
-        )
-    if plan.currency is not None and plan.currency != invoice.currency:
-        return problem(
-            ProblemCode.CURRENCY_MISMATCH,
-            f"The invoice is in {invoice.currency}.",
-            "input",
-            "amount",
-            "currency",
-        )
-    if invoice.amount_due <= 0:
-        return problem(
-            ProblemCode.INVALID_STATE, "Nothing is due on this invoice.", "input", "invoiceId"
-        )
-    if plan.amount_minor is not None and plan.amount_minor > invoice.amount_due:
-        return problem(
-            ProblemCode.AMOUNT_EXCEEDS_DUE,
-            "The amount is more than the invoice's amount due.",
-            "input",
-            "amount",
-            "amount",
-        )
-    return None
-
-
-def _pending_refusal(invoice: models.Invoice, held: int, room: int, plan: PayPlan) -> Outcome:
-    currency = invoice.currency
-    message = (
-        f"{format_money(held, currency)} of this invoice is already on its way (paid but not "
-        "yet settled or recorded). "
-        + (
-            f"At most {format_money(room, currency)} can be charged now."
-            if room > 0
-            else "Nothing more can be charged until it settles or fails."
-        )
-    )
-    at = ("input", "amount", "amount") if plan.amount_minor is not None else ("input", "invoiceId")
-    return problem(ProblemCode.PAYMENT_PENDING, message, *at)
-
-
-def _with_invoice(
-    state: dict[str, Any], payment: models.Payment | None = None
-) -> dict[str, models.ContractModel]:
-    """The payment, and the invoice as it stands: a charge that did not succeed changed
-    nothing on it since it was read under the lock."""
-    objects: dict[str, models.ContractModel] = {"payment": payment} if payment else {}
-    if "invoice" in state:
-        objects["invoice"] = models.Invoice.model_validate(state["invoice"])
-    return objects
-
-
-def _check_charge(payment: models.Payment, body: dict[str, Any]) -> None:
-    """A charge answer for another invoice, amount or currency is a lying service: stop
-    before recording anything on the strength of it."""
-    if (
-        payment.invoice_id != body["invoice_id"]
-        or payment.business_id != body["business_id"]
-        or payment.amount != body["amount"]
-        or payment.currency != body["currency"]
-    ):
-        raise DownstreamInvalidResponseError("payments", "charge answer does not match the charge")

@@ -14,6 +14,8 @@ from app.mutations.outcomes import Outcome, ProblemCode, UserProblem, problem
 
 logger = logging.getLogger("gateway.mutations")
 
+BUSY_MESSAGE = "Another payment for this invoice is in progress; retry shortly."
+
 # Downstream 409 codes that are the caller's business outcome, stored and replayed.
 _BUSINESS_CODES = {
     "invalid_state": ProblemCode.INVALID_STATE,

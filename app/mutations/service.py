@@ -25,7 +25,6 @@ from app.downstream.errors import (
 )
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsWrites
-from app.idempotency import locks
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
@@ -38,21 +37,19 @@ from app.mutations.pay_invoice import (
     PayPlan,
 )
 from app.mutations.refusals import (
+    BUSY_MESSAGE,
     refund_refusal,
     rejection,
     taken_over,
     without_invoice_details,
 )
+from app.mutations.void_invoice import GuardedVoid
 from app.outbox.store import OutboxStore
 from app.reads.service import ReadService
-from app.settlement.holds import holding
 from app.settlement.store import WatchStore
 
 logger = logging.getLogger("gateway.mutations")
 
-# A void holds the invoice's payment lock this long at most (it is released as soon as the
-# void's outcome is known): longer than any one request may run.
-VOID_LOCK = timedelta(minutes=5)
 # Refusals that say "not now": the key is not kept with them, so a retry with the same
 # key tries again.
 _NOT_NOW = frozenset({ProblemCode.PAYMENT_IN_PROGRESS})
@@ -91,8 +88,7 @@ class MutationService:
         self._store = store
         self._invoicing = invoicing
         self._payments = payments
-        self._watch = watch
-        self._clock = clock
+        self._void = GuardedVoid(store, invoicing, payments, watch, clock)
         self._saga = PayInvoiceSaga(
             store,
             outbox,
@@ -243,7 +239,7 @@ class MutationService:
             return await self._saga.resume(lease, point, state)
         except PaymentBusyError:
             await self._store.forget(lease)
-            return problem(ProblemCode.PAYMENT_IN_PROGRESS, _BUSY_MESSAGE, "input", "invoiceId")
+            return problem(ProblemCode.PAYMENT_IN_PROGRESS, BUSY_MESSAGE, "input", "invoiceId")
         except LeaseLostError:
             return taken_over()
         except DownstreamError as exc:
@@ -273,7 +269,7 @@ class MutationService:
 
         async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
             if step == "void":
-                return await self._void(lease, state)
+                return await self._void.run(lease, state, key=_key(lease, "void"))
             invoice, _ = await self._invoicing.finalize_invoice(
                 state["invoice_id"], key=_key(lease, step)
             )
@@ -284,53 +280,6 @@ class MutationService:
             return Outcome(objects={"invoice": invoice})
 
         return await self._single_step(operation, command, build, send, "invoiceId")
-
-    async def _void(self, lease: Lease, state: dict[str, Any]) -> Outcome:
-        """Void only an invoice with no money on its way, holding the invoice's payment
-        lock so that no payment starts meanwhile. The lock is released once the outcome is
-        known; on an unknown one (timeout, 5xx) it lapses (VOID_LOCK), because the void may
-        still land."""
-        invoice_id = state["invoice_id"]
-        now = self._clock()
-        async with self._store.transaction() as connection:
-            held = await locks.acquire(
-                connection, invoice_id, lease, now, expires_at=now + VOID_LOCK
-            )
-        if not held:
-            return problem(ProblemCode.PAYMENT_IN_PROGRESS, _BUSY_MESSAGE, "input", "invoiceId")
-        known = False
-        try:
-            invoice = await self._invoicing.get_invoice(invoice_id)
-            if invoice is not None and invoice.status in ("draft", "open"):
-                payments = await self._payments.payments_for_invoice(invoice_id)
-                held_now = holding(
-                    invoice, payments, await self._watch.open_for_invoice(invoice_id)
-                )
-                if held_now.total > 0:
-                    known = True
-                    refusal = problem(
-                        ProblemCode.PAYMENT_PENDING,
-                        "A payment for this invoice is on its way (not yet settled or "
-                        "recorded); it can be voided once that payment settles or fails.",
-                        "input",
-                        "invoiceId",
-                    )
-                    refusal.objects["invoice"] = invoice
-                    return refusal
-            try:
-                voided, _ = await self._invoicing.void_invoice(invoice_id, key=_key(lease, "void"))
-            except DownstreamRejectedError:
-                known = True
-                raise
-            known = True
-            _expect(
-                voided.id == invoice_id and voided.business_id == state["business_id"], "invoicing"
-            )
-            return Outcome(objects={"invoice": voided})
-        finally:
-            if known:
-                async with self._store.transaction() as connection:
-                    await locks.release(connection, invoice_id, lease)
 
     async def _claim(
         self, operation: str, command: Any
@@ -449,9 +398,6 @@ class MutationService:
             "input",
             field,
         )
-
-
-_BUSY_MESSAGE = "Another payment for this invoice is in progress; retry shortly."
 
 
 def _key(lease: Lease, step: str) -> str:
