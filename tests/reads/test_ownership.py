@@ -10,6 +10,7 @@ import pytest
 
 from app.auth.principal import Principal, Role
 from app.downstream import models
+from app.reads.levels import Listed
 from app.reads.ownership import OwnershipEnforcer
 
 MINE, THEIRS = "biz_mine0001", "biz_theirs01"
@@ -71,7 +72,7 @@ def test_children_keep_only_the_parents_business(
     with caplog.at_level(logging.WARNING, logger="gateway.security"):
         found = enforcer.children(MINE, [kept, foreign, foreign], "Invoice.payments")
 
-    assert found == [kept]
+    assert found == Listed(items=[kept])
     assert [r.__dict__["dropped"] for r in caplog.records] == [2]
 
 
@@ -83,4 +84,6 @@ def test_a_child_of_the_parents_business_is_still_admitted_by_membership() -> No
 
     # then an edge within that business shows nothing, without a security event
     assert stranger.child(MINE, customer("cus_0001", MINE), "Invoice.customer") is None
-    assert stranger.children(MINE, [customer("cus_0001", MINE)], "Invoice.payments") == []
+    assert stranger.children(MINE, [customer("cus_0001", MINE)], "Invoice.payments") == Listed(
+        items=[]
+    )
