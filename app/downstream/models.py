@@ -11,10 +11,11 @@ contract documents. Extra fields are ignored: a newer minor version may add some
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -72,9 +73,27 @@ def _rfc3339_full_date(value: object) -> object:
     return value
 
 
+def _shown_in_utc(value: datetime) -> datetime:
+    # The gateway shows every timestamp in UTC; an instant whose UTC date falls outside
+    # the years 1 to 9999 (0001-01-01T00:30:00+01:00) is valid RFC 3339 but cannot be
+    # held, so it is refused here (a limit of the gateway, docs/contract-audit.md).
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "timestamp_range", "the instant is outside the years 1 to 9999 in UTC"
+        ) from None
+    return value
+
+
 # The string's shape is checked first; pydantic then parses it (and refuses dates that do
 # not exist, hours past 23, and the year 0000, which Python cannot hold).
-Timestamp = Annotated[datetime, BeforeValidator(_rfc3339_date_time), Field(strict=False)]
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339_date_time),
+    Field(strict=False),
+    AfterValidator(_shown_in_utc),
+]
 CalendarDate = Annotated[date, BeforeValidator(_rfc3339_full_date), Field(strict=False)]
 
 
