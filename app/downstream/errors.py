@@ -76,3 +76,14 @@ class DownstreamRejectedError(DownstreamError):
 
 class DownstreamInvalidResponseError(DownstreamError):
     """The body was not JSON, or not what the contract says. Never trusted."""
+
+
+class DownstreamInvalidObjectError(DownstreamInvalidResponseError):
+    """One object of a list answer broke the contract and was left out; the rest of the
+    answer stands. `shown_id` is its id where the caller may learn it (the read side's
+    ownership rules decide, app/reads/ownership.py), else None."""
+
+    def __init__(self, service: str, kind: str, *, shown_id: str | None = None) -> None:
+        super().__init__(service, f"a {kind} breaks the contract; left out")
+        self.kind = kind
+        self.shown_id = shown_id

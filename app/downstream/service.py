@@ -8,13 +8,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.core.deadline import Deadline
 from app.downstream.breaker import CircuitBreaker
+from app.downstream.checked import ListAnswer, parse_list, parse_one
 from app.downstream.errors import (
     DownstreamError,
     DownstreamInvalidResponseError,
@@ -23,11 +24,13 @@ from app.downstream.errors import (
     DownstreamTimeoutError,
     DownstreamUnavailableError,
 )
+from app.downstream.models import ContractModel
 from app.downstream.observe import CallTally, DownstreamObserver, QuietObserver
 from app.downstream.retry import RetryPolicy, with_retries
 from app.downstream.transport import ServiceTransport
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ItemT = TypeVar("ItemT", bound=ContractModel)
 
 # Bodies larger than this are refused rather than parsed: a lying service must not be
 # able to make the gateway buffer and decode megabytes.
@@ -123,6 +126,16 @@ class ServiceClient:
     async def get(self, path: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
         answer = await self._send("GET", path, params=params)
         return self._parse(answer, model)
+
+    async def get_list(
+        self, path: str, params: Mapping[str, str], model: type[ItemT]
+    ) -> ListAnswer[ItemT]:
+        """A list answer: refused whole only if it is not JSON or its envelope breaks the
+        contract; an object in it that breaks the contract is handed back as broken."""
+        answer = await self._send("GET", path, params=params)
+        return parse_list(
+            self.name, route_of(path), answer.body, model, one_pass=self._one_pass_json
+        )
 
     async def post(
         self,
@@ -297,23 +310,7 @@ class ServiceClient:
         return DownstreamRejectedError(self.name, status, code, param)
 
     def _parse(self, answer: _Answer, model: type[ModelT]) -> ModelT:
-        body = answer.body
-        try:
-            if not self._one_pass_json:
-                # Decoded as UTF-8 first: json.loads would also take UTF-16 and a BOM,
-                # which the one-pass parser refuses.
-                payload = json.loads(body.decode(), parse_constant=_reject_constant)
-                return model.model_validate(payload)
-            # pydantic parses and validates in one pass (bench/ab.py: 6% of a dashboard's
-            # CPU) but lets NaN and Infinity through where a field is ignored. They are
-            # not JSON: a body that may hold one is read by the exact parser first.
-            if b"NaN" in body or b"Infinity" in body:
-                json.loads(body, parse_constant=_reject_constant)
-            return model.model_validate_json(body)
-        except (ValueError, ValidationError) as exc:
-            raise DownstreamInvalidResponseError(
-                self.name, "response body violates the contract"
-            ) from exc
+        return parse_one(self.name, answer.body, model, one_pass=self._one_pass_json)
 
 
 # Failures where the service never saw the request, or dropped the connection before
@@ -348,10 +345,6 @@ def _outcome(error: DownstreamError | None) -> str:
     if isinstance(error, DownstreamInvalidResponseError):
         return "invalid_response"
     return "unavailable"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _retry_after(headers: httpx.Headers) -> int | None:

@@ -12,13 +12,14 @@ from typing import Any, Generic, TypeVar
 from aiodataloader import DataLoader
 
 from app.downstream import models
+from app.downstream.checked import BrokenObject
 from app.downstream.invoicing import InvoicingClient
 from app.downstream.payments import PaymentsClient
-from app.downstream.reads import BATCH_LIMIT
+from app.downstream.reads import BATCH_LIMIT, Found
 
 K = TypeVar("K")
 V = TypeVar("V")
-RecordT = TypeVar("RecordT")
+RecordT = TypeVar("RecordT", bound=models.ContractModel)
 
 
 class Loader(Generic[K, V]):
@@ -54,22 +55,41 @@ def _consume(future: asyncio.Future[Any]) -> None:
 
 
 def by_id(
-    fetch: Callable[[Sequence[str]], Awaitable[list[RecordT]]], id_of: Callable[[RecordT], str]
-) -> Callable[[list[str]], Coroutine[Any, Any, list[RecordT | None]]]:
-    async def batch(ids: list[str]) -> list[RecordT | None]:
-        found = {id_of(record): record for record in await fetch(ids)}
-        return [found.get(object_id) for object_id in ids]
+    fetch: Callable[[Sequence[str]], Awaitable[Found[RecordT]]], key_field: str = "id"
+) -> Callable[[list[str]], Coroutine[Any, Any, list[RecordT | BrokenObject | None]]]:
+    """One entry per key: its object, the object that broke the contract in its place
+    (a broken object's key read as a string; it wins over a valid one claiming the same
+    key, since the answer is then in doubt), or None."""
+
+    async def batch(ids: list[str]) -> list[RecordT | BrokenObject | None]:
+        found = await fetch(ids)
+        entries: dict[str, RecordT | BrokenObject] = {
+            getattr(record, key_field): record for record in found
+        }
+        for broken in found.broken:
+            key = broken.link(key_field)
+            if key is not None:
+                entries[key] = broken
+        return [entries.get(object_id) for object_id in ids]
 
     return batch
 
 
 def grouped(
-    fetch: Callable[[Sequence[str]], Awaitable[list[RecordT]]], key_of: Callable[[RecordT], str]
-) -> Callable[[list[str]], Coroutine[Any, Any, list[list[RecordT]]]]:
-    async def batch(keys: list[str]) -> list[list[RecordT]]:
-        groups: dict[str, list[RecordT]] = defaultdict(list)
-        for record in await fetch(keys):
-            groups[key_of(record)].append(record)
+    fetch: Callable[[Sequence[str]], Awaitable[Found[RecordT]]], key_field: str
+) -> Callable[[list[str]], Coroutine[Any, Any, list[list[RecordT | BrokenObject]]]]:
+    """Per key, the objects that name it; a broken one goes with the key it names as a
+    string (one that names none cannot be placed, and is only logged where it was read)."""
+
+    async def batch(keys: list[str]) -> list[list[RecordT | BrokenObject]]:
+        groups: dict[str, list[RecordT | BrokenObject]] = defaultdict(list)
+        found = await fetch(keys)
+        for record in found:
+            groups[getattr(record, key_field)].append(record)
+        for broken in found.broken:
+            key = broken.link(key_field)
+            if key is not None:
+                groups[key].append(broken)
         return [groups[key] for key in keys]
 
     return batch
@@ -77,25 +97,25 @@ def grouped(
 
 class Loaders:
     def __init__(self, invoicing: InvoicingClient, payments: PaymentsClient) -> None:
-        self.business = Loader[str, models.Business | None](
-            by_id(invoicing.get_businesses, lambda r: r.id)
+        self.business = Loader[str, models.Business | BrokenObject | None](
+            by_id(invoicing.get_businesses)
         )
-        self.customer = Loader[str, models.Customer | None](
-            by_id(invoicing.get_customers, lambda r: r.id)
+        self.customer = Loader[str, models.Customer | BrokenObject | None](
+            by_id(invoicing.get_customers)
         )
-        self.invoice = Loader[str, models.Invoice | None](
-            by_id(invoicing.get_invoices, lambda r: r.id)
+        self.invoice = Loader[str, models.Invoice | BrokenObject | None](
+            by_id(invoicing.get_invoices)
         )
-        self.payment = Loader[str, models.Payment | None](
-            by_id(payments.get_payments, lambda r: r.id)
+        self.payment = Loader[str, models.Payment | BrokenObject | None](
+            by_id(payments.get_payments)
         )
-        self.refund = Loader[str, models.Refund | None](by_id(payments.get_refunds, lambda r: r.id))
-        self.balance = Loader[str, models.Balance | None](
-            by_id(payments.balances, lambda r: r.business_id)
+        self.refund = Loader[str, models.Refund | BrokenObject | None](by_id(payments.get_refunds))
+        self.balance = Loader[str, models.Balance | BrokenObject | None](
+            by_id(payments.balances, "business_id")
         )
-        self.payments_by_invoice = Loader[str, list[models.Payment]](
-            grouped(payments.payments_for_invoices, lambda r: r.invoice_id)
+        self.payments_by_invoice = Loader[str, list[models.Payment | BrokenObject]](
+            grouped(payments.payments_for_invoices, "invoice_id")
         )
-        self.refunds_by_payment = Loader[str, list[models.Refund]](
-            grouped(payments.refunds_for_payments, lambda r: r.payment_id)
+        self.refunds_by_payment = Loader[str, list[models.Refund | BrokenObject]](
+            grouped(payments.refunds_for_payments, "payment_id")
         )

@@ -1,7 +1,12 @@
 """Every object the schema shows is read here, batched through the request's loaders, and
 admitted by the ownership enforcer (app/reads/ownership.py) before it leaves: an object
 of a business the caller is not a member of is answered exactly as a missing one (None).
-A business the caller is not a member of is not even asked for downstream."""
+A business the caller is not a member of is not even asked for downstream.
+
+An object that broke its contract (app/downstream/checked.py) is reported, never shown:
+asked for by id, it raises DownstreamInvalidObjectError if it names one of the caller's
+businesses and is missing otherwise; left out of a list, it is an error in the list's
+`Listed.omitted`. ownership.py decides what the caller may learn of it."""
 
 from __future__ import annotations
 
@@ -13,14 +18,19 @@ from typing import Any, TypeVar
 from app.auth.principal import Principal
 from app.core.ids import is_object_id, type_of
 from app.downstream import models
-from app.downstream.errors import DownstreamError, DownstreamRejectedError
+from app.downstream.checked import BrokenObject
+from app.downstream.errors import (
+    DownstreamError,
+    DownstreamInvalidObjectError,
+    DownstreamRejectedError,
+)
 from app.downstream.invoicing import InvoicingClient
 from app.downstream.payments import PaymentsClient
 from app.downstream.reads import Page
 from app.reads.errors import InvalidInputError
-from app.reads.levels import InvoiceChildren
+from app.reads.levels import InvoiceChildren, Listed
 from app.reads.loaders import Loaders
-from app.reads.ownership import OwnershipEnforcer
+from app.reads.ownership import OwnershipEnforcer, broken_error
 
 RecordT = TypeVar("RecordT", bound=models.ContractModel)
 # business id, limit, starting_after, status, customer id
@@ -43,10 +53,10 @@ class ReadService:
         self._invoicing = invoicing
         self._payments = payments
         self._today = today
-        self._invoice_pages: dict[InvoicePageKey, asyncio.Future[Page[models.Invoice]]] = {}
+        self._invoice_pages: dict[InvoicePageKey, asyncio.Future[Listed[models.Invoice]]] = {}
         # Kept here, not only in the loader: a loader forgets a failed key and would ask
         # again, and a failure must cost one call, not two.
-        self._balances: dict[str, asyncio.Future[models.Balance | None]] = {}
+        self._balances: dict[str, asyncio.Future[models.Balance | BrokenObject | None]] = {}
         # Off (a lever the benchmark prices): invoice_children reads nothing, and each
         # invoice's customer, payments and refunds load field by field.
         self._whole_page_children = whole_page_children
@@ -63,14 +73,24 @@ class ReadService:
             return None
         return self._ownership.admitted(await self._loaders.business.load(business_id))
 
-    async def businesses(self, business_ids: Sequence[str]) -> list[models.Business]:
-        wanted = [b for b in business_ids if self._ownership.admits(b)]
+    async def businesses(self, business_ids: Sequence[str]) -> Listed[models.Business]:
+        wanted = [b for b in business_ids if is_object_id(b, "biz_") and self._ownership.admits(b)]
         if not wanted:
-            return []
+            return Listed(items=[])
         found = await self._loaders.business.load_many(wanted)
-        return [
-            record for record in found if record is not None and self._ownership.admitted(record)
-        ]
+        return Listed(
+            items=[
+                record
+                for record in found
+                if isinstance(record, models.Business) and self._ownership.admitted(record)
+            ],
+            # Asked for by the caller's own business ids: each broken one is named.
+            omitted=tuple(
+                broken_error(record, shown=True)
+                for record in found
+                if isinstance(record, BrokenObject)
+            ),
+        )
 
     async def customer(self, customer_id: str) -> models.Customer | None:
         if not is_object_id(customer_id, "cus_"):
@@ -93,7 +113,7 @@ class ReadService:
         return self._ownership.admitted(await self._loaders.refund.load(refund_id))
 
     async def balance(self, business_id: str) -> models.Balance | None:
-        if not self._ownership.admits(business_id):
+        if not is_object_id(business_id, "biz_") or not self._ownership.admits(business_id):
             return None
         prefetched = self._balances.get(business_id)
         if prefetched is not None:
@@ -114,13 +134,24 @@ class ReadService:
         }[type_name]
         return await loader(node_id)
 
-    async def nodes(self, node_ids: Sequence[str]) -> list[models.OwnedRecord | None]:
-        import asyncio
+    async def nodes(
+        self, node_ids: Sequence[str]
+    ) -> list[models.OwnedRecord | DownstreamInvalidObjectError | None]:
+        """One entry per id: the object, None, or the error for an object of the
+        caller's that broke the contract (shown at that position only)."""
+
+        async def one(node_id: str) -> models.OwnedRecord | DownstreamInvalidObjectError | None:
+            try:
+                return await self.node(node_id)
+            except DownstreamInvalidObjectError as exc:
+                return exc
 
         # All loads start together, so each type becomes one batch call.
-        return list(await asyncio.gather(*(self.node(node_id) for node_id in node_ids)))
+        return list(await asyncio.gather(*(one(node_id) for node_id in node_ids)))
 
-    # -- edges: the child must belong to the parent's business ------------------------
+    # -- edges: the child must belong to the parent's business. An id a downstream
+    # object links to is sent only if it has the contract's shape (app/downstream/
+    # reads.py): any other names nothing, and the edge is "not found".
 
     async def customer_of(self, invoice: models.Invoice) -> models.Customer | None:
         customer = await self._loaders.customer.load(invoice.customer_id)
@@ -134,27 +165,35 @@ class ReadService:
         payment = await self._loaders.payment.load(refund.payment_id)
         return self._ownership.child(refund.business_id, payment, "Refund.payment")
 
-    async def payments_of(self, invoice: models.Invoice) -> list[models.Payment]:
+    async def payments_of(self, invoice: models.Invoice) -> Listed[models.Payment]:
         found = await self._loaders.payments_by_invoice.load(invoice.id)
         return self._payments_kept(invoice, found)
 
-    async def refunds_of(self, payment: models.Payment) -> list[models.Refund]:
+    async def refunds_of(self, payment: models.Payment) -> Listed[models.Refund]:
         found = await self._loaders.refunds_by_payment.load(payment.id)
         return self._refunds_kept(payment, found)
 
     def _payments_kept(
-        self, invoice: models.Invoice, found: list[models.Payment]
-    ) -> list[models.Payment]:
+        self, invoice: models.Invoice, found: list[models.Payment | BrokenObject]
+    ) -> Listed[models.Payment]:
         kept = self._ownership.children(invoice.business_id, found, "Invoice.payments")
-        for payment in kept:
+        for payment in kept.items:
             self._loaders.payment.prime(payment.id, payment)
-        return sorted(kept, key=lambda p: (p.created_at, p.id))
+        return Listed(sorted(kept.items, key=lambda p: (p.created_at, p.id)), kept.omitted)
 
     def _refunds_kept(
-        self, payment: models.Payment, found: list[models.Refund]
-    ) -> list[models.Refund]:
+        self, payment: models.Payment, found: list[models.Refund | BrokenObject]
+    ) -> Listed[models.Refund]:
         kept = self._ownership.children(payment.business_id, found, "Payment.refunds")
-        return sorted(kept, key=lambda r: (r.created_at, r.id))
+        return Listed(sorted(kept.items, key=lambda r: (r.created_at, r.id)), kept.omitted)
+
+    def _child(
+        self, invoice: models.Invoice, found: models.Customer | BrokenObject | None
+    ) -> models.Customer | DownstreamInvalidObjectError | None:
+        try:
+            return self._ownership.child(invoice.business_id, found, "Invoice.customer")
+        except DownstreamInvalidObjectError as exc:
+            return exc
 
     # -- a whole level at once: what customer_of, payments_of and refunds_of give each
     # invoice of a page, read for the page together (the same batched calls, started at
@@ -171,21 +210,23 @@ class ReadService:
         if not self._whole_page_children:
             return InvoiceChildren()
 
-        async def read_customers() -> dict[str, models.Customer | None]:
+        async def read_customers() -> dict[
+            str, models.Customer | DownstreamInvalidObjectError | None
+        ]:
             found = await self._loaders.customer.load_many([i.customer_id for i in invoices])
             return {
-                invoice.id: self._ownership.child(invoice.business_id, customer, "Invoice.customer")
+                invoice.id: self._child(invoice, customer)
                 for invoice, customer in zip(invoices, found, strict=True)
             }
 
-        async def read_payments() -> dict[str, list[models.Payment]]:
+        async def read_payments() -> dict[str, Listed[models.Payment]]:
             lists = await self._loaders.payments_by_invoice.load_many([i.id for i in invoices])
             return {
                 invoice.id: self._payments_kept(invoice, found)
                 for invoice, found in zip(invoices, lists, strict=True)
             }
 
-        async def read_refunds(paid: list[models.Payment]) -> dict[str, list[models.Refund]]:
+        async def read_refunds(paid: list[models.Payment]) -> dict[str, Listed[models.Refund]]:
             lists = await self._loaders.refunds_by_payment.load_many([p.id for p in paid])
             return {
                 payment.id: self._refunds_kept(payment, found)
@@ -200,7 +241,7 @@ class ReadService:
         async def payments_part() -> None:
             children.payments = await _outcome(read_payments())
             if refunds and isinstance(children.payments, dict):
-                paid = [p for kept in children.payments.values() for p in kept]
+                paid = [p for kept in children.payments.values() for p in kept.items]
                 if paid:
                     children.refunds = await _outcome(read_refunds(paid))
 
@@ -213,15 +254,18 @@ class ReadService:
 
     async def customers_page(
         self, business_id: str, *, limit: int, starting_after: str | None
-    ) -> Page[models.Customer]:
+    ) -> Listed[models.Customer]:
         if not self._ownership.admits(business_id):
-            return Page(items=[], has_more=False)
+            return Listed(items=[])
         page = await _cursor_checked(
             self._invoicing.list_customers(business_id, limit=limit, starting_after=starting_after)
         )
         for customer in page.items:
             self._loaders.customer.prime(customer.id, customer)
-        return page
+        return self._listed(business_id, page)
+
+    def _listed(self, business_id: str, page: Page[RecordT]) -> Listed[RecordT]:
+        return Listed(page.items, self._ownership.omitted(business_id, page.broken), page.has_more)
 
     # -- prefetch: a parent starts what its selected children will read, so that both
     # go downstream together instead of one after the other. Only for admitted ids:
@@ -259,7 +303,7 @@ class ReadService:
         starting_after: str | None,
         status: str | None,
         customer_id: str | None,
-    ) -> Page[models.Invoice]:
+    ) -> Listed[models.Invoice]:
         prefetched = self._invoice_pages.get(
             (business_id, limit, starting_after, status, customer_id)
         )
@@ -276,9 +320,9 @@ class ReadService:
         starting_after: str | None,
         status: str | None,
         customer_id: str | None,
-    ) -> Page[models.Invoice]:
+    ) -> Listed[models.Invoice]:
         if not self._ownership.admits(business_id):
-            return Page(items=[], has_more=False)
+            return Listed(items=[])
         page = await _cursor_checked(
             self._invoicing.list_invoices(
                 business_id,
@@ -290,19 +334,19 @@ class ReadService:
         )
         for invoice in page.items:
             self._loaders.invoice.prime(invoice.id, invoice)
-        return page
+        return self._listed(business_id, page)
 
     async def payments_page(
         self, business_id: str, *, limit: int, starting_after: str | None
-    ) -> Page[models.Payment]:
+    ) -> Listed[models.Payment]:
         if not self._ownership.admits(business_id):
-            return Page(items=[], has_more=False)
+            return Listed(items=[])
         page = await _cursor_checked(
             self._payments.list_payments(business_id, limit=limit, starting_after=starting_after)
         )
         for payment in page.items:
             self._loaders.payment.prime(payment.id, payment)
-        return page
+        return self._listed(business_id, page)
 
 
 OutcomeT = TypeVar("OutcomeT")

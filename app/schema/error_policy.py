@@ -1,7 +1,9 @@
 """What a client may learn from an error: a stable `extensions.code` and a message
 written for it. Typed errors keep their code; downstream failures become
-DOWNSTREAM_UNAVAILABLE, DOWNSTREAM_TIMEOUT or RATE_LIMITED; anything else is masked to
-a generic message with the request id, and logged with its traceback here only."""
+DOWNSTREAM_UNAVAILABLE (the service did not answer usably), DOWNSTREAM_TIMEOUT,
+RATE_LIMITED or DOWNSTREAM_INVALID_RESPONSE (it answered, but what it said breaks its
+contract: a whole answer, or one object left out); anything else is masked to a generic
+message with the request id, and logged with its traceback here only."""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from strawberry.types import ExecutionContext
 
 from app.downstream.errors import (
     DownstreamError,
+    DownstreamInvalidObjectError,
+    DownstreamInvalidResponseError,
     DownstreamRateLimitedError,
     DownstreamTimeoutError,
     DownstreamUnavailableError,
 )
 from app.reads.errors import InvalidInputError
+from app.schema.types.reported import collecting
 
 logger = logging.getLogger("gateway.errors")
 
@@ -34,6 +39,15 @@ def _downstream(error: DownstreamError) -> tuple[str, str, dict[str, object]]:
         if error.retry_after_seconds is not None:
             extra["retryAfterSeconds"] = error.retry_after_seconds
         return "RATE_LIMITED", f"The {service} service is busy; retry later.", extra
+    if isinstance(error, DownstreamInvalidResponseError):
+        extra = {}
+        if isinstance(error, DownstreamInvalidObjectError) and error.shown_id is not None:
+            extra["id"] = error.shown_id
+        return (
+            "DOWNSTREAM_INVALID_RESPONSE",
+            f"The {service} service gave an answer that breaks its contract.",
+            extra,
+        )
     extra = {}
     if isinstance(error, DownstreamUnavailableError) and error.retry_after_seconds is not None:
         extra["retryAfterSeconds"] = error.retry_after_seconds
@@ -93,15 +107,19 @@ def _operation_type(execution: ExecutionContext) -> str | None:
 
 class ErrorPolicy(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
-        yield
+        with collecting() as reported:
+            yield
         execution = self.execution_context
         record = getattr(execution.context, "record", None)
         if record is not None:
             record.operation_name = execution.operation_name
             record.operation_type = _operation_type(execution)
         result = execution.result
-        errors = getattr(result, "errors", None)
-        if result is None or not errors:
+        if result is None:
+            return
+        # Errors reported beside the answer (objects left out of lists) join the rest.
+        errors = [*(getattr(result, "errors", None) or []), *reported]
+        if not errors:
             return
         request_id = getattr(execution.context, "request_id", "")
         result.errors = [client_error(error, request_id) for error in errors]

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.downstream.breaker import CircuitBreaker
+from app.downstream.checked import BrokenObject
 from app.downstream.errors import DownstreamInvalidResponseError
 from app.downstream.invoicing import InvoicingClient
 from app.downstream.models import Business, ListEnvelope
@@ -57,7 +58,9 @@ async def test_a_valid_body_reads_the_same_either_way(one_pass_json: bool) -> No
         b'{"object": "list", "has_more": false, "data": [], "x": -Infinity}',
         b'{"object": "list", "has_more": false, "data": [], "x": Infinity}',
         b'{"object": "list", "has_more": "false", "data": []}',
-        b'{"object": "list", "has_more": false, "data": [{"id": "cus_wrongprefix"}]}',
+        b'{"object": "list", "has_more": false, "data": [{"id": "biz_1"}], "x": NaN}',
+        b'{"object": "lists", "has_more": false, "data": []}',
+        b'{"object": "list", "has_more": false, "data": {}}',
         b'{"object": "list", "has_more": false, "data": [',
         b"[]",
         b"",
@@ -75,6 +78,33 @@ async def test_a_body_that_breaks_the_contract_is_refused_with_the_same_error(
 
     assert str(raised.value) == "invoicing: response body violates the contract"
     assert isinstance(raised.value.__cause__, ValueError)
+
+
+@BOTH
+async def test_an_object_that_breaks_the_contract_is_left_out_the_same_way_either_way(
+    one_pass_json: bool,
+) -> None:
+    # Given a list answer whose second object has an id of the wrong type
+    broken = {**BUSINESS, "id": 12, "name": 3}
+    body = json.dumps({"object": "list", "has_more": False, "data": [BUSINESS, broken]}).encode()
+
+    # When it is read by each parser
+    async with _answering(body) as http:
+        found = await _client(http, one_pass_json=one_pass_json).get_businesses(["biz_asked"])
+
+    # Then the valid one is found, and the broken one is handed back with the rules it
+    # broke (no id: it has none that is a string)
+    assert [business.id for business in found] == ["biz_asked"]
+    assert found.broken == (
+        BrokenObject(
+            service="invoicing",
+            kind="Business",
+            links=(),
+            rules=(("string_type", "id"), ("string_type", "name")),
+            id_prefix="biz_",
+            owner_field="id",
+        ),
+    )
 
 
 @pytest.mark.parametrize(

@@ -134,11 +134,23 @@ async def test_a_malformed_body_is_an_invalid_response(http: httpx.AsyncClient) 
     assert str(raised.value) == "invoicing: response body violates the contract"
 
 
-async def test_a_schema_violating_body_is_an_invalid_response(http: httpx.AsyncClient) -> None:
-    await inject(http, invalid_next=1)
+async def test_a_schema_violating_object_is_left_out_or_refuses_a_strict_read(
+    http: httpx.AsyncClient,
+) -> None:
+    # Given a service whose next two answers each break the contract in their first object
+    await inject(http, invalid_next=2)
 
-    with pytest.raises(DownstreamInvalidResponseError):
-        await invoicing(http).get_businesses([DEMO_BUSINESS_IDS[0]])
+    # When the business is read, then strictly
+    found = await invoicing(http).get_businesses([DEMO_BUSINESS_IDS[0]])
+    with pytest.raises(DownstreamInvalidResponseError) as raised:
+        await invoicing(http).get_businesses([DEMO_BUSINESS_IDS[0]], strict=True)
+
+    # Then the first read leaves it out and names it broken; the strict one refuses
+    assert list(found) == []
+    assert [(b.kind, b.object_id, b.rules) for b in found.broken] == [
+        ("Business", DEMO_BUSINESS_IDS[0], (("missing", "object"),))
+    ]
+    assert raised.value.detail == "1 objects of a /v1/businesses batch break the contract"
 
 
 async def test_a_refused_service_token_is_unavailable_not_a_client_error(
@@ -233,7 +245,8 @@ async def test_objects_the_service_returns_for_ids_not_asked_are_dropped() -> No
     [
         b'{"object": "list", "has_more": false, "data": [], "x": NaN}',
         b'{"object": "list", "has_more": "false", "data": []}',
-        b'{"object": "list", "has_more": false, "data": [{"id": "cus_wrongprefix"}]}',
+        b'{"object": "list", "has_more": false, "data": [{"id": "cus_wrongprefix"}], "x": NaN}',
+        b'{"object": "list", "has_more": false}',
         b"[]",
         b"",
     ],
@@ -244,11 +257,17 @@ async def test_bodies_that_break_the_contract_are_refused(body: bytes) -> None:
             await invoicing(http).get_businesses(["biz_asked"])
 
 
-async def test_an_unknown_currency_is_refused() -> None:
+async def test_an_object_with_an_unknown_currency_is_left_out() -> None:
     bad = {"object": "list", "has_more": False, "data": [{**BUSINESS, "default_currency": "XXX"}]}
     async with transport(_json(bad)) as http:
+        found = await invoicing(http).get_businesses(["biz_asked"])
         with pytest.raises(DownstreamInvalidResponseError):
-            await invoicing(http).get_businesses(["biz_asked"])
+            await invoicing(http).get_businesses(["biz_asked"], strict=True)
+
+    assert list(found) == []
+    assert [(b.object_id, b.rules) for b in found.broken] == [
+        ("biz_asked", (("literal_error", "default_currency"),))
+    ]
 
 
 async def test_an_oversized_body_is_refused_without_parsing() -> None:

@@ -56,6 +56,11 @@ BUSY = {
     "invoicing": "The invoicing service is busy; retry later.",
     "payments": "The payments service is busy; retry later.",
 }
+# The service answered, but not as its contract says: never "unavailable".
+INVALID = {
+    "invoicing": "The invoicing service gave an answer that breaks its contract.",
+    "payments": "The payments service gave an answer that breaks its contract.",
+}
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -142,8 +147,11 @@ BALANCE_QUERY = (
             {"retryAfterSeconds": 1},
             id="429-default-retry-after",
         ),
-        pytest.param({"malformed_next": 5}, "DOWNSTREAM_UNAVAILABLE", {}, id="malformed-body"),
-        pytest.param({"invalid_next": 5}, "DOWNSTREAM_UNAVAILABLE", {}, id="schema-invalid-body"),
+        pytest.param({"malformed_next": 5}, "DOWNSTREAM_INVALID_RESPONSE", {}, id="malformed-body"),
+        # The one balance asked for breaks the contract: its own position is the error.
+        pytest.param(
+            {"invalid_next": 5}, "DOWNSTREAM_INVALID_RESPONSE", {}, id="schema-invalid-body"
+        ),
     ],
 )
 async def test_a_failing_payments_service_nulls_only_the_balance(
@@ -168,6 +176,7 @@ async def test_a_failing_payments_service_nulls_only_the_balance(
         "RATE_LIMITED": BUSY,
         "DOWNSTREAM_UNAVAILABLE": UNAVAILABLE,
         "DOWNSTREAM_TIMEOUT": TIMED_OUT,
+        "DOWNSTREAM_INVALID_RESPONSE": INVALID,
     }[code]
     assert response.json() == {
         "data": {
@@ -216,8 +225,9 @@ INVOICES_QUERY = (
             {"retryAfterSeconds": 42},
             id="429",
         ),
-        pytest.param({"malformed_next": 5}, "DOWNSTREAM_UNAVAILABLE", {}, id="malformed-body"),
-        pytest.param({"invalid_next": 5}, "DOWNSTREAM_UNAVAILABLE", {}, id="schema-invalid-body"),
+        pytest.param({"malformed_next": 5}, "DOWNSTREAM_INVALID_RESPONSE", {}, id="malformed-body"),
+        # (One invoice of the listing breaking the contract leaves only that one out:
+        # tests/e2e/test_contained_objects.py.)
     ],
 )
 async def test_a_failing_invoice_listing_is_an_error_at_its_path_with_partial_data(
@@ -242,6 +252,7 @@ async def test_a_failing_invoice_listing_is_an_error_at_its_path_with_partial_da
         "RATE_LIMITED": BUSY,
         "DOWNSTREAM_UNAVAILABLE": UNAVAILABLE,
         "DOWNSTREAM_TIMEOUT": TIMED_OUT,
+        "DOWNSTREAM_INVALID_RESPONSE": INVALID,
     }[code]
     assert body["data"]["viewer"] == {"id": "user_test"}
     assert body["data"]["gb"]["name"] == GB_NAME

@@ -37,6 +37,7 @@ TRANSITIONS = "gateway_circuit_breaker_transitions_total"
 UNAVAILABLE = "The payments service is unavailable."
 TIMED_OUT = "The payments service did not answer in time."
 BUSY = "The payments service is busy; retry later."
+INVALID = "The payments service gave an answer that breaks its contract."
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,14 @@ CASES = {
     ),
     "slow-past-the-budget": Case({"latency_ms": 5000}, 1, "DOWNSTREAM_TIMEOUT", TIMED_OUT),
     "hang": Case({"hang_next": 1}, 1, "DOWNSTREAM_TIMEOUT", TIMED_OUT),
-    "malformed-json": Case({"malformed_next": 9}, 1, "DOWNSTREAM_UNAVAILABLE"),
-    "wrong-types": Case({"invalid_next": 9}, 1, "DOWNSTREAM_UNAVAILABLE"),
+    # The service answered, but not as its contract says: not resent, not "unavailable".
+    "malformed-json": Case({"malformed_next": 9}, 1, "DOWNSTREAM_INVALID_RESPONSE", INVALID),
+    "wrong-types": Case({"invalid_next": 9}, 1, "DOWNSTREAM_INVALID_RESPONSE", INVALID),
     "external-redirect": Case(
         {"redirect_next": 9, "redirect_to": "https://attacker.example/collect"},
         1,
-        "DOWNSTREAM_UNAVAILABLE",
+        "DOWNSTREAM_INVALID_RESPONSE",
+        INVALID,
     ),
 }
 

@@ -10,6 +10,9 @@ import pytest
 
 from app.auth.principal import Principal, Role
 from app.downstream import models
+from app.downstream.checked import BrokenObject
+from app.downstream.errors import DownstreamInvalidObjectError
+from app.reads.levels import Listed
 from app.reads.ownership import OwnershipEnforcer
 
 MINE, THEIRS = "biz_mine0001", "biz_theirs01"
@@ -71,7 +74,7 @@ def test_children_keep_only_the_parents_business(
     with caplog.at_level(logging.WARNING, logger="gateway.security"):
         found = enforcer.children(MINE, [kept, foreign, foreign], "Invoice.payments")
 
-    assert found == [kept]
+    assert found == Listed(items=[kept])
     assert [r.__dict__["dropped"] for r in caplog.records] == [2]
 
 
@@ -83,4 +86,59 @@ def test_a_child_of_the_parents_business_is_still_admitted_by_membership() -> No
 
     # then an edge within that business shows nothing, without a security event
     assert stranger.child(MINE, customer("cus_0001", MINE), "Invoice.customer") is None
-    assert stranger.children(MINE, [customer("cus_0001", MINE)], "Invoice.payments") == []
+    assert stranger.children(MINE, [customer("cus_0001", MINE)], "Invoice.payments") == Listed(
+        items=[]
+    )
+
+
+def broken(object_id: str | None, business_id: str | None, kind: str = "Customer") -> BrokenObject:
+    links = tuple(
+        (name, value)
+        for name, value in (("id", object_id), ("business_id", business_id))
+        if value is not None
+    )
+    return BrokenObject("invoicing", kind, links, (("missing", "name"),), id_prefix="cus_")
+
+
+def test_a_broken_object_asked_for_by_id_is_an_error_only_if_it_names_the_callers_business(
+    enforcer: OwnershipEnforcer,
+) -> None:
+    # Then one of mine is reported broken (its position says which; no id needed)
+    with pytest.raises(DownstreamInvalidObjectError) as raised:
+        enforcer.admitted(broken("cus_0001", MINE))
+    assert raised.value.shown_id is None
+    # and one of another business, or of no business it says, is simply not found:
+    # "broken" would confirm that the id exists
+    assert enforcer.admitted(broken("cus_0002", THEIRS)) is None
+    assert enforcer.admitted(broken("cus_0003", None)) is None
+
+
+def test_a_broken_child_is_an_error_unless_it_names_another_business(
+    enforcer: OwnershipEnforcer, caplog: pytest.LogCaptureFixture
+) -> None:
+    for owner in (MINE, None):
+        with pytest.raises(DownstreamInvalidObjectError):
+            enforcer.child(MINE, broken("cus_0001", owner), "Invoice.customer")
+
+    with caplog.at_level(logging.WARNING, logger="gateway.security"):
+        assert enforcer.child(MINE, broken("cus_0002", THEIRS), "Invoice.customer") is None
+    assert [r.__dict__["event"] for r in caplog.records] == ["downstream_foreign_object"]
+
+
+def test_broken_objects_left_out_of_a_list_name_their_id_only_in_their_business(
+    enforcer: OwnershipEnforcer,
+) -> None:
+    kept = customer("cus_0001", MINE)
+    entries: list[models.Customer | BrokenObject] = [
+        kept,
+        broken("cus_0002", MINE),
+        broken("cus_0003", THEIRS),
+        broken("cus_0004", None),
+        broken("cus_bad-shape", MINE),
+        broken(None, MINE),
+    ]
+
+    listed = enforcer.children(MINE, entries, "Invoice.payments")
+
+    assert listed.items == [kept]
+    assert [error.shown_id for error in listed.omitted] == ["cus_0002", None, None, None, None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 
@@ -57,7 +57,16 @@ class Query:
             raise BadUserInputError(f"nodes takes at most {MAX_NODES} ids.")
         principal, today = info.context.principal, info.context.reads.today()
         records = await info.context.reads.nodes([str(node_id) for node_id in ids])
-        return [to_node(record, principal, today) if record else None for record in records]
+        # An object of the caller's that broke its contract is its error, at its position:
+        # graphql-core raises an exception found in a list at that item's path.
+        return [
+            cast(Node, record)
+            if isinstance(record, Exception)
+            else to_node(record, principal, today)
+            if record
+            else None
+            for record in records
+        ]
 
     @resolved("A business the caller is a member of.", extensions=[Owned("Business")])
     async def business(

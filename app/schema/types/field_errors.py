@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from graphql import GraphQLError
 
 
@@ -10,6 +12,10 @@ class NotFoundError(GraphQLError):
 
     def __init__(self) -> None:
         super().__init__("Not found.", extensions={"code": "NOT_FOUND"})
+
+
+def not_found() -> NoReturn:
+    raise NotFoundError
 
 
 class ForbiddenError(GraphQLError):

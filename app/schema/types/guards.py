@@ -88,8 +88,12 @@ class Owned(FieldExtension):
             return result
         if isinstance(result, list):
             if self.keep_positions:
+                # An error at a position (an object that broke its contract) stays there.
                 return [
-                    item if item is not None and self._visible(principal, item, info) else None
+                    item
+                    if isinstance(item, Exception)
+                    or (item is not None and self._visible(principal, item, info))
+                    else None
                     for item in result
                 ]
             return [item for item in result if self._visible(principal, item, info)]

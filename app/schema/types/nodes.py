@@ -9,7 +9,7 @@ once when the query selects them, and those edges then resolve synchronously too
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, ClassVar, NoReturn
+from typing import Annotated, ClassVar
 
 import strawberry
 
@@ -24,12 +24,13 @@ from app.schema.types.enums import (
     RefundReason,
     Role,
 )
-from app.schema.types.field_errors import NotFoundError
+from app.schema.types.field_errors import not_found
 from app.schema.types.fields import deferred, resolved
 from app.schema.types.guards import FieldPolicy, Owned
-from app.schema.types.pagination import Connection, decode_cursor, page_size
+from app.schema.types.pagination import Connection, decode_cursor, given_cursor, page_size
 from app.schema.types.ports import SchemaContext
 from app.schema.types.prefetch import invoice_children_wanted, invoice_listing
+from app.schema.types.reported import shown
 from app.schema.types.values import Balance, InvoiceLine, Money, PaymentMethod
 from app.settlement.holds import holding
 
@@ -92,9 +93,9 @@ class Business(Node):
         page = await info.context.reads.customers_page(
             self.business_id,
             limit=page_size(first),
-            starting_after=decode_cursor(_given(after), "cus_"),
+            starting_after=decode_cursor(given_cursor(after), "cus_"),
         )
-        return Connection.of([Customer.of(c) for c in page.items], page.has_more, _node_id)
+        return Connection.of([Customer.of(c) for c in shown(info, page)], page.has_more, _node_id)
 
     @resolved("The business's invoices, newest first.", extensions=[Owned("Invoice")])
     async def invoices(
@@ -121,9 +122,9 @@ class Business(Node):
         page = await info.context.reads.payments_page(
             self.business_id,
             limit=page_size(first),
-            starting_after=decode_cursor(_given(after), "pay_"),
+            starting_after=decode_cursor(given_cursor(after), "pay_"),
         )
-        return Connection.of([Payment.of(p) for p in page.items], page.has_more, _node_id)
+        return Connection.of([Payment.of(p) for p in shown(info, page)], page.has_more, _node_id)
 
     @classmethod
     def of(cls, record: models.Business, principal: Principal) -> Business:
@@ -230,7 +231,9 @@ class Invoice(Node):
         if isinstance(level, Exception):
             raise level
         record = level.get(self.record.id)
-        return Customer.of(record) if record else _missing()
+        if isinstance(record, Exception):
+            raise record
+        return Customer.of(record) if record else not_found()
 
     @resolved(
         "Every payment attempt for this invoice, oldest first.", extensions=[Owned("Payment")]
@@ -241,7 +244,7 @@ class Invoice(Node):
             return deferred(_payments_later(info, self.record))
         if isinstance(level, Exception):
             raise level
-        return [Payment.of(p, self.children) for p in level.get(self.record.id, [])]
+        return [Payment.of(p, self.children) for p in shown(info, level.get(self.record.id))]
 
     @resolved(
         _AMOUNT_PENDING,
@@ -309,7 +312,7 @@ class Payment(Node):
     @resolved("The invoice this payment is for.", extensions=[Owned("Invoice")])
     async def invoice(self, info: Info) -> Invoice:
         record = await info.context.reads.invoice_of(self.record)
-        return Invoice.of(record, info.context.reads.today()) if record else _missing()
+        return Invoice.of(record, info.context.reads.today()) if record else not_found()
 
     @resolved("Refunds of this payment, oldest first.", extensions=[Owned("Refund")])
     def refunds(self, info: Info) -> list[Refund]:
@@ -318,7 +321,7 @@ class Payment(Node):
             return deferred(_refunds_later(info, self.record))
         if isinstance(level, Exception):
             raise level
-        return [Refund.of(r) for r in level.get(self.record.id, [])]
+        return [Refund.of(r) for r in shown(info, level.get(self.record.id))]
 
     @classmethod
     def of(cls, record: models.Payment, children: InvoiceChildren | None = None) -> Payment:
@@ -349,7 +352,7 @@ class Refund(Node):
     @resolved("The payment refunded.", extensions=[Owned("Payment")])
     async def payment(self, info: Info) -> Payment:
         record = await info.context.reads.payment_of(self.record)
-        return Payment.of(record) if record else _missing()
+        return Payment.of(record) if record else not_found()
 
     @classmethod
     def of(cls, record: models.Refund) -> Refund:
@@ -368,18 +371,9 @@ def _node_id(node: Node) -> str:
     return str(node.id)
 
 
-def _given(value: str | None) -> str | None:
-    # UNSET (argument omitted) and null both mean "from the start"; "" is a bad cursor.
-    return None if value is None or value is strawberry.UNSET else value
-
-
-def _missing() -> NoReturn:
-    raise NotFoundError
-
-
 async def _business(info: Info, business_id: str) -> Business:
     record = await info.context.reads.business(business_id)
-    return Business.of(record, info.context.principal) if record else _missing()
+    return Business.of(record, info.context.principal) if record else not_found()
 
 
 async def _invoice_page(
@@ -392,7 +386,7 @@ async def _invoice_page(
 ) -> Connection[Invoice]:
     listing = invoice_listing(
         first,
-        _given(after),
+        given_cursor(after),
         status.name if status else None,
         str(customer_id) if customer_id else None,
     )
@@ -415,13 +409,13 @@ async def _invoice_page(
             page.items, customers=customers, payments=payments, refunds=refunds
         )
     return Connection.of(
-        [Invoice.of(i, today, children) for i in page.items], page.has_more, _node_id
+        [Invoice.of(i, today, children) for i in shown(info, page)], page.has_more, _node_id
     )
 
 
 async def _customer_later(info: Info, invoice: models.Invoice) -> Customer:
     record = await info.context.reads.customer_of(invoice)
-    return Customer.of(record) if record else _missing()
+    return Customer.of(record) if record else not_found()
 
 
 async def _pending_later(info: Info, invoice: models.Invoice) -> Money:
@@ -433,8 +427,8 @@ def _pending(invoice: models.Invoice, payments: list[models.Payment]) -> Money:
 
 
 async def _payments_later(info: Info, invoice: models.Invoice) -> list[Payment]:
-    return [Payment.of(p) for p in await info.context.reads.payments_of(invoice)]
+    return [Payment.of(p) for p in shown(info, await info.context.reads.payments_of(invoice))]
 
 
 async def _refunds_later(info: Info, payment: models.Payment) -> list[Refund]:
-    return [Refund.of(r) for r in await info.context.reads.refunds_of(payment)]
+    return [Refund.of(r) for r in shown(info, await info.context.reads.refunds_of(payment))]

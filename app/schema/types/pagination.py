@@ -35,6 +35,12 @@ def page_size(first: int | None) -> int:
     return first
 
 
+def given_cursor(value: str | None) -> str | None:
+    """`after` as given: UNSET (omitted) and null both mean "from the start"; "" is a
+    bad cursor."""
+    return None if value is None or value is strawberry.UNSET else value
+
+
 def encode_cursor(object_id: str) -> str:
     raw = (_CURSOR_VERSION + object_id).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -88,6 +88,10 @@ class UserErrorCode(enum.Enum):
         "DOWNSTREAM_UNAVAILABLE",
         description="A service is unavailable; nothing is lost. Retry with the same key.",
     )
+    DOWNSTREAM_INVALID_RESPONSE = strawberry.enum_value(
+        "DOWNSTREAM_INVALID_RESPONSE",
+        description="A service answered in breach of its contract; nothing was done.",
+    )
 
 
 @strawberry.type(description="A business failure of a mutation, with the input field at fault.")

@@ -10,6 +10,7 @@ from app.schema.types.fields import resolved
 from app.schema.types.guards import Owned
 from app.schema.types.nodes import Business
 from app.schema.types.ports import SchemaContext
+from app.schema.types.reported import shown
 
 Info = strawberry.Info[SchemaContext, None]
 
@@ -37,5 +38,5 @@ class Viewer:
         found = await info.context.reads.businesses(list(principal.memberships))
         return [
             Membership(role=Role(principal.memberships[record.id].value), record=record)
-            for record in found
+            for record in shown(info, found)
         ]
