@@ -42,7 +42,7 @@ def _manifest(output: Path, client: str, documents: list[Path]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema (safe to rerun)")
@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument("-o", "--output", required=True, type=Path, help="manifest JSON file")
     manifest.add_argument("documents", nargs="+", type=Path, help=".graphql files")
     reconcile.add_parser(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "reconcile":
             return reconcile.run(args)
