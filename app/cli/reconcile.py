@@ -128,7 +128,8 @@ async def execute(
             )
             result = await reconciler.run(businesses, repair=args.repair)
     except (SQLAlchemyError, OSError) as exc:
-        print(f"error: the database: {type(exc).__name__}: {exc}", file=sys.stderr)
+        first_line = (str(exc).splitlines() or [""])[0]
+        print(f"error: the database: {type(exc).__name__}: {first_line}", file=sys.stderr)
         return EXIT_INCOMPLETE
     print(to_json(result) if args.json else to_table(result), end="" if not args.json else "\n")
     if result.drift:
