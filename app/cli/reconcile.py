@@ -131,7 +131,7 @@ async def execute(
         first_line = (str(exc).splitlines() or [""])[0]
         print(f"error: the database: {type(exc).__name__}: {first_line}", file=sys.stderr)
         return EXIT_INCOMPLETE
-    print(to_json(result) if args.json else to_table(result), end="" if not args.json else "\n")
+    print(to_json(result) if args.json else to_table(result), end="")
     if result.drift:
         return EXIT_DRIFT
     return EXIT_INCOMPLETE if result.incomplete else EXIT_NO_DRIFT

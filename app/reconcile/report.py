@@ -29,7 +29,7 @@ def to_json(result: Reconciliation) -> str:
             for business_id, reason in result.incomplete
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:

@@ -42,10 +42,6 @@ class Repair:
     # recorded, refunded or failed when the step ended it; otherwise what stopped it.
     outcome: str
 
-    @property
-    def ended(self) -> bool:
-        return self.outcome in ("recorded", "refunded", "failed")
-
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:

@@ -24,7 +24,7 @@ from sandbox.seed import (
     PAYMENTS,
 )
 from tests.mutations.conftest import ISSUER, SUBJECT, World, WorldFactory
-from tests.mutations.helpers import Json, codes, pay, record_key_of, watch_rows
+from tests.mutations.helpers import Json, codes, minor, pay, record_key_of, watch_rows
 
 Row = tuple[str, str, str | None, bool]
 # Paid, and nothing refunded of what paid it (GB_PAID_INVOICE_ID's payment was refunded).
@@ -266,3 +266,33 @@ async def test_a_business_named_on_the_command_line_is_reconciled_without_the_wa
     lines = out.splitlines()
     assert [line.split()[0] for line in lines[3:-2]] == ["pending_too_long"] * len(old_pending())
     assert all(line.split()[6] == "no" for line in lines[3:-2])
+
+
+async def test_a_repair_refunds_what_a_voided_invoice_will_not_take(
+    world_factory: WorldFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given a transfer the gateway took, settled at the bank, and its invoice voided
+    # meanwhile by someone else (straight at the invoicing service)
+    world = await world_factory(settlement_poll_seconds=86_400)
+    environment(monkeypatch, world.settings)
+    taken = await pay(
+        world.client, world.token, "transfer", GB_OPEN_INVOICE_ID, method="pm_bank_transfer"
+    )
+    ours = taken["payment"]["id"]
+    await world.payments.settle(ours, "succeeded")
+    voided = await world.invoicing.write(f"/v1/invoices/{GB_OPEN_INVOICE_ID}/void")
+    assert voided.status_code == 200, voided.text
+
+    # when repaired
+    code, out = await reconcile(world, capsys, "--repair", "--json")
+
+    # then the settler's step refunded it in full, and it is drift no more (the seed's
+    # old pending payments still are)
+    document = json.loads(out)
+    assert code == 1
+    assert [(r["payment_id"], r["outcome"]) for r in document["repairs"]] == [(ours, "refunded")]
+    assert ours not in {f["payment_id"] for f in document["findings"]}
+    (refund,) = await world.payments.refunds_for(ours)
+    assert refund["amount"] == minor(taken["payment"]["amount"]["amount"])
