@@ -296,3 +296,39 @@ async def test_a_repair_refunds_what_a_voided_invoice_will_not_take(
     assert ours not in {f["payment_id"] for f in document["findings"]}
     (refund,) = await world.payments.refunds_for(ours)
     assert refund["amount"] == minor(taken["payment"]["amount"]["amount"])
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"short_pages": True},
+        {"omit_nulls": True},
+        {"batch_order": "shuffled"},
+        {"offset_timestamps": True},
+        {"extra_fields": True},
+    ],
+    ids=lambda variant: next(iter(variant)),
+)
+async def test_the_same_drift_is_found_whatever_the_services_choices(
+    world_factory: WorldFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variant: Json,
+) -> None:
+    # given drift of every kind, found with the sandboxes' usual answers
+    world = await world_factory()
+    environment(monkeypatch, world.settings)
+    await seed_foreign_drift(world)
+
+    async def findings() -> list[Json]:
+        _, out = await reconcile(world, capsys, "--json", "--business", GB_BUSINESS_ID)
+        return [{**f, "age_seconds": None} for f in json.loads(out)["findings"]]
+
+    usual = await findings()
+
+    # when both services make a choice the contracts leave open the other way
+    for sandbox in (world.invoicing, world.payments):
+        await sandbox.variant(**variant)
+
+    # then the findings are the same
+    assert await findings() == usual
