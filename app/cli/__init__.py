@@ -1,7 +1,8 @@
 """The gateway's commands: `python -m app migrate` (database schema to head), `python -m
-app schema` (the public GraphQL schema's committed SDL) and `python -m app manifest` (a
-client's trusted documents, from its `.graphql` files). The `make run` stack is
-development tooling and lives outside the package (`python -m sandbox.stack`)."""
+app schema` (the public GraphQL schema's committed SDL), `python -m app manifest` (a
+client's trusted documents, from its `.graphql` files) and `python -m app reconcile` (drift
+between the payments and invoicing services, app/cli/reconcile.py). The `make run` stack
+is development tooling and lives outside the package (`python -m sandbox.stack`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from app.cli import reconcile
 from app.core.settings import SettingsError, load_database_settings
 from app.db import migrate
 from app.db.engine import create_engine
@@ -40,7 +42,7 @@ def _manifest(output: Path, client: str, documents: list[Path]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database schema (safe to rerun)")
@@ -59,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     manifest.add_argument("--client", required=True, help="client name, e.g. web or mobile")
     manifest.add_argument("-o", "--output", required=True, type=Path, help="manifest JSON file")
     manifest.add_argument("documents", nargs="+", type=Path, help=".graphql files")
-    args = parser.parse_args(argv)
+    reconcile.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
+        if args.command == "reconcile":
+            return reconcile.run(args)
         if args.command == "schema":
             return _schema(args.root, write=args.write, check=args.check)
         if args.command == "migrate":

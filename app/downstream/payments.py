@@ -83,10 +83,6 @@ class PaymentsWrites:
             f"/v1/payments/{payment_id}/refunds", body, Refund, idempotency_key=key
         )
 
-    async def payments_for_invoice(self, invoice_id: str) -> list[Payment]:
-        """Uncached: every payment of the invoice as it is now."""
-        return await PaymentsClient(self._service).payments_for_invoices([invoice_id])
-
     async def get_payment(self, payment_id: str) -> Payment | None:
         """The payment as it is now."""
         found = await PaymentsClient(self._service).get_payments([payment_id], strict=True)

@@ -49,7 +49,7 @@ def holding(
         and w.currency == invoice.currency
     )
     succeeded = [p for p in mine if p.status == "succeeded"]
-    if invoice.payment_ids or invoice.amount_paid == 0:
+    if lists_its_payments(invoice):
         recorded = set(invoice.payment_ids)
         unrecorded = sum(
             max(0, p.amount - p.amount_refunded) for p in succeeded if p.id not in recorded
@@ -58,6 +58,14 @@ def holding(
         # The invoice does not list its payments (the list is optional): compare totals.
         unrecorded = max(0, sum(p.amount for p in succeeded) - invoice.amount_paid)
     return Holding(pending=pending, unrecorded=unrecorded)
+
+
+def lists_its_payments(invoice: models.Invoice) -> bool:
+    """Whether the invoice's payment_ids is the list of what is recorded on it. The field
+    is optional in the contract (a service may leave out an empty list): an invoice with
+    nothing paid lists nothing either way; one with money paid and no list does not say
+    which payments it recorded, and only totals can be compared."""
+    return bool(invoice.payment_ids) or invoice.amount_paid == 0
 
 
 def chargeable(invoice: models.Invoice, held: Holding) -> int:

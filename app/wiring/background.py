@@ -1,13 +1,14 @@
 """Background work the app owns for its lifetime: the outbox relay (which also purges
-expired idempotency keys) and the settler (pending payments seen through to their end).
-Started after the resources open, stopped before they close."""
+expired idempotency keys), the settler (pending payments seen through to their end) and,
+when RECONCILE_INTERVAL_SECONDS > 0, the periodic reconciliation. Started after the
+resources open, stopped before they close."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,10 @@ from app.downstream.payments import PaymentsClient, PaymentsWrites
 from app.downstream.service import CallMeta, ServiceClient
 from app.mutations.pay_invoice import PayInvoiceSaga
 from app.mutations.relay import Relay
+from app.reconcile.drift import Kind
+from app.reconcile.periodic import DriftReport, PeriodicReconciler
+from app.reconcile.reader import Sources
+from app.reconcile.runner import Reconciler
 from app.settlement.pace import Pace
 from app.settlement.settler import SettlementPolicy, SettlementReport, Settler, Writers
 from app.settlement.store import WatchStats
@@ -100,19 +105,53 @@ def build_settler(resources: Resources) -> Settler:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsDriftReport(DriftReport):
+    metrics: Metrics
+
+    def counted(self, tally: Mapping[Kind, int]) -> None:
+        for kind, count in tally.items():
+            self.metrics.reconcile_drift.labels(kind).set(count)
+
+
+def build_reconciler(resources: Resources) -> PeriodicReconciler | None:
+    """None when RECONCILE_INTERVAL_SECONDS is 0 (off)."""
+    settings = resources.settings
+    if settings.reconcile_interval_seconds <= 0:
+        return None
+    reconciler = Reconciler(
+        Sources(resources.invoicing, resources.payments),
+        resources.watch,
+        pending_limit=timedelta(seconds=settings.pending_payment_alert_seconds),
+    )
+    return PeriodicReconciler(
+        reconciler,
+        resources.watch,
+        interval_seconds=settings.reconcile_interval_seconds,
+        report=MetricsDriftReport(resources.metrics),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Background:
     relay: Relay
     settler: Settler
+    reconciler: PeriodicReconciler | None = None
 
 
 @contextlib.asynccontextmanager
 async def running_background(resources: Resources) -> AsyncIterator[Background]:
-    background = Background(build_relay(resources), build_settler(resources))
+    background = Background(
+        build_relay(resources), build_settler(resources), build_reconciler(resources)
+    )
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(background.relay.run_forever(stop), name="outbox-relay"),
         asyncio.create_task(background.settler.run_forever(stop), name="settler"),
     ]
+    if background.reconciler is not None:
+        tasks.append(
+            asyncio.create_task(background.reconciler.run_forever(stop), name="reconciler")
+        )
     try:
         yield background
     finally:

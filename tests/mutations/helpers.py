@@ -123,6 +123,11 @@ class Sandbox:
         response = await self._request("DELETE", "/_sandbox/faults")
         assert response.status_code == 200, response.text
 
+    async def variant(self, **choices: object) -> None:
+        """Answer as another implementation of the contract would (sandbox/common/variants.py)."""
+        response = await self._request("PUT", "/_sandbox/variant", json=choices)
+        assert response.status_code == 200, response.text
+
     async def calls(self) -> list[Json]:
         response = await self._request("GET", "/_sandbox/calls")
         assert response.status_code == 200, response.text
