@@ -246,7 +246,7 @@ class MutationService:
             # Only reads fail here (the saga handles its own writes): nothing was done.
             logger.warning("payInvoice could not read the invoice", extra={"detail": exc.detail})
             await self._store.release(lease)
-            return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
+            return _read_failed(exc)
         except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
@@ -317,7 +317,13 @@ class MutationService:
         lease, point, state = claim
         try:
             if point == "claimed":
-                prepared = await build()
+                try:
+                    prepared = await build()
+                except DownstreamInvalidResponseError as exc:
+                    # A decision on an object that breaks its contract is not taken:
+                    # nothing was sent, and a retry with the same key reads again.
+                    await self._store.forget(lease)
+                    return _read_failed(exc)
                 if isinstance(prepared, Outcome):
                     return await self._refused(lease, point, prepared)
                 state = prepared
@@ -398,6 +404,17 @@ class MutationService:
             "input",
             field,
         )
+
+
+def _read_failed(exc: DownstreamError) -> Outcome:
+    """Nothing was done: a read the decision needed failed."""
+    if isinstance(exc, DownstreamInvalidResponseError):
+        return problem(
+            ProblemCode.DOWNSTREAM_INVALID_RESPONSE,
+            f"The {exc.service} service gave an answer that breaks its contract, so nothing "
+            "was done. Retry later with the same idempotency key.",
+        )
+    return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
 
 
 def _key(lease: Lease, step: str) -> str:
