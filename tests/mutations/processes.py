@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.core.settings import Settings
+from sandbox.devkeys import load_or_create_private_key
+from tests.mutations.helpers import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -168,3 +171,57 @@ async def start_gateway(
         clean_environment(**settings),
     )
     return process, f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class Services:
+    """Sandbox services and an identity provider, each a real process, and the gateway
+    settings that reach them."""
+
+    invoicing: Sandbox
+    payments: Sandbox
+    signing_key: rsa.RSAPrivateKey
+    settings: dict[str, str]
+
+
+async def start_services(
+    processes: Processes,
+    key_dir: Path,
+    *,
+    database_url: str,
+    issuer: str,
+    audience: str,
+    invoicing_token: str,
+    payments_token: str,
+) -> Services:
+    key_path = key_dir / "idp-key.pem"
+    signing_key: rsa.RSAPrivateKey = load_or_create_private_key(key_path)
+    (
+        (invoicing_proc, invoicing_url),
+        (payments_proc, payments_url),
+        (idp_proc, idp_url),
+    ) = await asyncio.gather(
+        start_sandbox(processes, "invoicing", invoicing_token),
+        start_sandbox(processes, "payments", payments_token),
+        start_idp(processes, key_path),
+    )
+    invoicing = Sandbox(invoicing_token, base_url=invoicing_url)
+    payments = Sandbox(payments_token, base_url=payments_url)
+    await asyncio.gather(
+        wait_ready(invoicing_proc, f"{invoicing_url}/_sandbox/faults", invoicing.auth()),
+        wait_ready(payments_proc, f"{payments_url}/_sandbox/faults", payments.auth()),
+        wait_ready(idp_proc, f"{idp_url}/.well-known/jwks.json"),
+    )
+    settings = {
+        "APP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "INVOICING_URL": invoicing_url,
+        "INVOICING_TOKEN": invoicing_token,
+        "PAYMENTS_URL": payments_url,
+        "PAYMENTS_TOKEN": payments_token,
+        "JWT_ISSUER": issuer,
+        "JWT_AUDIENCE": audience,
+        "JWT_JWKS_URL": f"{idp_url}/.well-known/jwks.json",
+        "JWT_ALGORITHMS": "RS256",
+    }
+    return Services(invoicing, payments, signing_key, settings)

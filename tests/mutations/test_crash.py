@@ -4,23 +4,20 @@ the same downstream key, and the customer is charged exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.principal import Role
 from app.db import migrate
 from app.db.engine import create_engine
-from sandbox.devkeys import load_or_create_private_key, mint_token
+from sandbox.devkeys import mint_token
 from sandbox.seed import GB_BUSINESS_ID, GB_OPEN_INVOICE_ID
 from tests.mutations.helpers import (
-    Sandbox,
     codes,
     eventually,
     key_rows,
@@ -30,13 +27,7 @@ from tests.mutations.helpers import (
     record_key_of,
     utcnow,
 )
-from tests.mutations.processes import (
-    Processes,
-    start_gateway,
-    start_idp,
-    start_sandbox,
-    wait_ready,
-)
+from tests.mutations.processes import Processes, start_gateway, start_services, wait_ready
 
 ISSUER = "https://id.crash.test/"
 AUDIENCE = "fintech-gateway"
@@ -75,35 +66,22 @@ async def test_gateway_killed_between_charge_and_record_is_finished_by_a_new_pro
     processes = Processes(tmp_path)
     try:
         await migrate.upgrade(engine)
-        key_path = tmp_path / "idp-key.pem"
-        signing_key: rsa.RSAPrivateKey = load_or_create_private_key(key_path)
-        (
-            (invoicing_proc, invoicing_url),
-            (payments_proc, payments_url),
-            (idp_proc, idp_url),
-        ) = await asyncio.gather(
-            start_sandbox(processes, "invoicing", INVOICING_TOKEN),
-            start_sandbox(processes, "payments", PAYMENTS_TOKEN),
-            start_idp(processes, key_path),
+        services = await start_services(
+            processes,
+            tmp_path,
+            database_url=postgres_url,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            invoicing_token=INVOICING_TOKEN,
+            payments_token=PAYMENTS_TOKEN,
         )
-        invoicing = Sandbox(INVOICING_TOKEN, base_url=invoicing_url)
-        payments = Sandbox(PAYMENTS_TOKEN, base_url=payments_url)
-        await asyncio.gather(
-            wait_ready(invoicing_proc, f"{invoicing_url}/_sandbox/faults", invoicing.auth()),
-            wait_ready(payments_proc, f"{payments_url}/_sandbox/faults", payments.auth()),
-            wait_ready(idp_proc, f"{idp_url}/.well-known/jwks.json"),
+        invoicing, payments, signing_key = (
+            services.invoicing,
+            services.payments,
+            services.signing_key,
         )
         settings = {
-            "APP_ENV": "production",
-            "DATABASE_URL": postgres_url,
-            "INVOICING_URL": invoicing_url,
-            "INVOICING_TOKEN": INVOICING_TOKEN,
-            "PAYMENTS_URL": payments_url,
-            "PAYMENTS_TOKEN": PAYMENTS_TOKEN,
-            "JWT_ISSUER": ISSUER,
-            "JWT_AUDIENCE": AUDIENCE,
-            "JWT_JWKS_URL": f"{idp_url}/.well-known/jwks.json",
-            "JWT_ALGORITHMS": "RS256",
+            **services.settings,
             "RELAY_GRACE_SECONDS": "0",
             "RELAY_INTERVAL_SECONDS": "0.2",
         }

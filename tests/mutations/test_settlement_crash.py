@@ -4,35 +4,26 @@ the same PostgreSQL database records it: the invoice is paid, with one record.""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.principal import Role
 from app.db import migrate
 from app.db.engine import create_engine
-from sandbox.devkeys import load_or_create_private_key, mint_token
+from sandbox.devkeys import mint_token
 from sandbox.seed import GB_BUSINESS_ID, GB_OPEN_INVOICE_ID
 from tests.mutations.helpers import (
-    Sandbox,
     codes,
     eventually,
     pay,
     record_key_of,
     watch_rows,
 )
-from tests.mutations.processes import (
-    Processes,
-    start_gateway,
-    start_idp,
-    start_sandbox,
-    wait_ready,
-)
+from tests.mutations.processes import Processes, start_gateway, start_services, wait_ready
 
 ISSUER = "https://id.settle.test/"
 AUDIENCE = "fintech-gateway"
@@ -60,35 +51,22 @@ async def test_a_transfer_settled_across_a_gateway_crash_is_recorded_once(
     processes = Processes(tmp_path)
     try:
         await migrate.upgrade(engine)
-        key_path = tmp_path / "idp-key.pem"
-        signing_key: rsa.RSAPrivateKey = load_or_create_private_key(key_path)
-        (
-            (invoicing_proc, invoicing_url),
-            (payments_proc, payments_url),
-            (idp_proc, idp_url),
-        ) = await asyncio.gather(
-            start_sandbox(processes, "invoicing", INVOICING_TOKEN),
-            start_sandbox(processes, "payments", PAYMENTS_TOKEN),
-            start_idp(processes, key_path),
+        services = await start_services(
+            processes,
+            tmp_path,
+            database_url=postgres_url,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            invoicing_token=INVOICING_TOKEN,
+            payments_token=PAYMENTS_TOKEN,
         )
-        invoicing = Sandbox(INVOICING_TOKEN, base_url=invoicing_url)
-        payments = Sandbox(PAYMENTS_TOKEN, base_url=payments_url)
-        await asyncio.gather(
-            wait_ready(invoicing_proc, f"{invoicing_url}/_sandbox/faults", invoicing.auth()),
-            wait_ready(payments_proc, f"{payments_url}/_sandbox/faults", payments.auth()),
-            wait_ready(idp_proc, f"{idp_url}/.well-known/jwks.json"),
+        invoicing, payments, signing_key = (
+            services.invoicing,
+            services.payments,
+            services.signing_key,
         )
         settings = {
-            "APP_ENV": "production",
-            "DATABASE_URL": postgres_url,
-            "INVOICING_URL": invoicing_url,
-            "INVOICING_TOKEN": INVOICING_TOKEN,
-            "PAYMENTS_URL": payments_url,
-            "PAYMENTS_TOKEN": PAYMENTS_TOKEN,
-            "JWT_ISSUER": ISSUER,
-            "JWT_AUDIENCE": AUDIENCE,
-            "JWT_JWKS_URL": f"{idp_url}/.well-known/jwks.json",
-            "JWT_ALGORITHMS": "RS256",
+            **services.settings,
             "SETTLEMENT_POLL_SECONDS": "0.1",
             "SETTLEMENT_INTERVAL_SECONDS": "0.1",
             "SETTLEMENT_MAX_BACKOFF_SECONDS": "0.5",
