@@ -9,7 +9,10 @@ from datetime import date
 
 from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -20,6 +23,7 @@ from app.http.graphiql.site import graphiql_site
 from app.http.health import Readiness, healthz
 from app.http.metrics import MetricsEndpoint
 from app.http.middleware import GRAPHQL_PATH, transport_middleware
+from app.http.refusal import refusal
 from app.http.request_id import RequestIdMiddleware
 from app.levers import Levers
 from app.ratelimit.limiter import Clock
@@ -84,12 +88,22 @@ def create_app(
             *(graphiql.routes() if graphiql else []),
         ],
         middleware=[Middleware(RequestIdMiddleware), *transport_middleware(settings)],
+        exception_handlers={HTTPException: _routing_refusal},
         lifespan=lifespan,
     )
     # No redirect from /graphql/ to /graphql: Starlette builds it from the Host header,
     # which the caller chooses, so an answer would point wherever the caller liked.
     app.router.redirect_slashes = False
     return app
+
+
+async def _routing_refusal(_request: Request, exc: Exception) -> Response:
+    """No route, or not this method: JSON with a code like every other refusal (Starlette
+    would answer in plain text)."""
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        return refusal(405, "METHOD_NOT_ALLOWED", "Method not allowed.", Allow=allow)
+    return refusal(404, "NOT_FOUND", "Not found.")
 
 
 class _AppFromEnvironment:

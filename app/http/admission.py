@@ -18,10 +18,11 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from strawberry.http import GraphQLRequestData
 
 from app.auth.principal import Principal
+from app.http.refusal import refused
 from app.http.view import Admitted, GatewayView
 from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
 from app.ratelimit.addresses import address_key, client_address
@@ -76,7 +77,7 @@ class Admission:
         try:
             data = await view.read_request(request)
         except HTTPException as exc:
-            refusal = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            refusal = refused(exc)
         else:
             items = data if isinstance(data, list) else [data]
             client = request.headers.get(CLIENT_HEADER)

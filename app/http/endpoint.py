@@ -12,7 +12,7 @@ import logging
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from app.auth.bearer import extract_bearer_token
@@ -20,8 +20,9 @@ from app.auth.errors import AuthenticationError, JwksUnavailableError
 from app.core.deadline import Deadline
 from app.http.admission import Admission
 from app.http.graphiql.site import GraphiQLSite
-from app.http.refusal import refusal
+from app.http.refusal import refusal, refused
 from app.http.request_id import request_id_of, valid_traceparent
+from app.http.unauthenticated import unauthenticated
 from app.http.view import AdmittedRequest, GatewayView
 from app.schema.build import build_schema
 from app.schema.limits.config import Limits
@@ -39,15 +40,6 @@ from app.wiring.resources import ResourceHolder
 logger = logging.getLogger(__name__)
 # Time for the answer to be written after the last downstream call gave up.
 _GRACE_SECONDS = 0.25
-
-UNAUTHENTICATED_BODY = {
-    "errors": [
-        {
-            "message": "Authentication required: missing or invalid access token.",
-            "extensions": {"code": "UNAUTHENTICATED"},
-        }
-    ]
-}
 
 
 class GraphQLEndpoint:
@@ -84,18 +76,20 @@ class GraphQLEndpoint:
         view = self._view
         if view.should_render_graphql_ide(view.request_adapter_class(request)):
             if self._graphiql is not None:
-                response = self._graphiql.page()
-            else:
-                response = PlainTextResponse("Not Found", status_code=404)
-            await response(scope, receive, send)
-            return
+                await self._graphiql.page()(scope, receive, send)
+                return
+            if "text/html" in request.headers.get("accept", ""):
+                # A browser asking for the page: there is none here.
+                await refusal(404, "NOT_FOUND", "GraphiQL is not served here.")(
+                    scope, receive, send
+                )
+                return
         if request.method != "POST":
             # GET only ever serves GraphiQL: no operation, least of all a mutation, runs
             # from a URL (which logs, caches and links keep).
-            response = refusal(
+            await refusal(
                 405, "METHOD_NOT_ALLOWED", "Send GraphQL requests with POST.", Allow="POST"
-            )
-            await response(scope, receive, send)
+            )(scope, receive, send)
             return
         resources = self._holder.resources
         record = start_request(
@@ -130,11 +124,7 @@ class GraphQLEndpoint:
             logger.info("authentication failed", extra={"reason": exc.reason})
             if (limited := await admission.authentication_failed(address)) is not None:
                 return limited
-            return JSONResponse(
-                UNAUTHENTICATED_BODY,
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+            return unauthenticated(exc.reason, exact=resources.settings.is_development)
         except JwksUnavailableError:
             logger.warning("identity provider keys unavailable")
             return JSONResponse(
@@ -187,5 +177,5 @@ class GraphQLEndpoint:
                 }
             )
         except HTTPException as exc:
-            # Strawberry's own transport refusals (bad JSON, wrong method for a mutation).
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # Refusals raised while reading the request or choosing its operation.
+            return refused(exc)
