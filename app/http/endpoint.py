@@ -80,9 +80,7 @@ class GraphQLEndpoint:
                 return
             if "text/html" in request.headers.get("accept", ""):
                 # A browser asking for the page: there is none here.
-                await refusal(404, "NOT_FOUND", "GraphiQL is not served here.")(
-                    scope, receive, send
-                )
+                await refusal(404, "NOT_FOUND", "No page is served here.")(scope, receive, send)
                 return
         if request.method != "POST":
             # GET only ever serves GraphiQL: no operation, least of all a mutation, runs

@@ -160,9 +160,7 @@ async def test_graphiql_is_off_in_production(gateway: httpx.AsyncClient) -> None
 
     assert response.status_code == 404
     assert response.json() == {
-        "errors": [
-            {"message": "GraphiQL is not served here.", "extensions": {"code": "NOT_FOUND"}}
-        ]
+        "errors": [{"message": "No page is served here.", "extensions": {"code": "NOT_FOUND"}}]
     }
 
 
