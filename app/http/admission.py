@@ -6,7 +6,9 @@ a valid token is never refused for the failures of others at the same address. A
 authenticated request is read, its persisted query resolved, weighed, and charged to
 its token's subject. A request over budget gets HTTP 429 with Retry-After and
 RATE_LIMITED, and nothing else happens. Every authenticated request costs at least one
-token, refused ones included, so a client cannot probe or flood for free.
+token, refused ones included, so a client cannot probe or flood for free. Each decision
+comes back as a `Charge`, which labels the answer with the budget's headers
+(app/http/budget.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from strawberry.http import GraphQLRequestData
 
 from app.auth.principal import Principal
+from app.http.budget import Charge
 from app.http.refusal import refused
 from app.http.view import Admitted, GatewayView
 from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
@@ -62,14 +65,17 @@ class Admission:
         forwarded = request.headers.getlist("x-forwarded-for")
         return address_key(client_address(peer, forwarded, self._limits.trusted_proxies))
 
-    async def authentication_failed(self, address: str) -> Response | None:
-        return self._refusal("address", await self._limits.address.acquire(address, 1))
+    async def authentication_failed(self, address: str) -> tuple[Response | None, Charge]:
+        decision = await self._limits.address.acquire(address, 1)
+        charge = Charge("address", self._limits.address_limit, decision, 1)
+        return self._refusal("address", decision), charge
 
     async def admit(
         self, request: Request, view: GatewayView, principal: Principal
-    ) -> Admitted | Response:
-        """What the request may run (its documents resolved), or the answer refusing it. A
-        batch (when batching is on) is admitted whole or not at all, and weighs its sum."""
+    ) -> tuple[Admitted | Response, Charge]:
+        """What the request may run (its documents resolved), or the answer refusing it,
+        and what it was charged. A batch (when batching is on) is admitted whole or not
+        at all, and weighs its sum."""
         weight = 1
         resolved: list[Resolved] = []
         refusal: Response | None = None
@@ -91,13 +97,14 @@ class Admission:
             else:
                 weight = max(1, sum(self._weight_of(item) for item in admitted))
         decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
+        charge = Charge("caller", self._limits.principal_limit, decision, weight)
         if (limited := self._refusal("principal", decision)) is not None:
-            return limited
+            return limited, charge
         if refusal is not None:
-            return refusal
+            return refusal, charge
         for outcome in resolved:
             self._persisted.remember(outcome)
-        return admitted if isinstance(data, list) else admitted[0]
+        return (admitted if isinstance(data, list) else admitted[0]), charge
 
     def _weight_of(self, item: GraphQLRequestData) -> int:
         if item.query is None:

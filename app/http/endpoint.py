@@ -17,13 +17,14 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth.bearer import extract_bearer_token
 from app.auth.errors import AuthenticationError, JwksUnavailableError
+from app.auth.principal import Principal
 from app.core.deadline import Deadline
 from app.http.admission import Admission
 from app.http.graphiql.site import GraphiQLSite
 from app.http.refusal import refusal, refused
 from app.http.request_id import request_id_of, valid_traceparent
 from app.http.unauthenticated import unauthenticated
-from app.http.view import AdmittedRequest, GatewayView
+from app.http.view import Admitted, AdmittedRequest, GatewayView
 from app.schema.build import build_schema
 from app.schema.limits.config import Limits
 from app.schema.limits.extension import DocumentChecks
@@ -107,8 +108,7 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request, record: RequestRecord) -> Response:
         view = self._view
         resources = self._holder.resources
-        budget = resources.settings.request_timeout_seconds
-        deadline = Deadline(budget)
+        deadline = Deadline(resources.settings.request_timeout_seconds)
         admission = Admission(resources.rate_limits, resources.persisted_queries, self._weigh)
         address = admission.address_of(request)
         # The token is checked first: a valid one is never refused for failures others
@@ -120,9 +120,12 @@ class GraphQLEndpoint:
             record.subject = principal.subject
         except AuthenticationError as exc:
             logger.info("authentication failed", extra={"reason": exc.reason})
-            if (limited := await admission.authentication_failed(address)) is not None:
-                return limited
-            return unauthenticated(exc.reason, exact=resources.settings.is_development)
+            limited, charge = await admission.authentication_failed(address)
+            if limited is not None:
+                return charge.label(limited)
+            return charge.label(
+                unauthenticated(exc.reason, exact=resources.settings.is_development)
+            )
         except JwksUnavailableError:
             logger.warning("identity provider keys unavailable")
             return JSONResponse(
@@ -137,9 +140,21 @@ class GraphQLEndpoint:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        admitted = await admission.admit(request, view, principal)
+        admitted, charge = await admission.admit(request, view, principal)
         if isinstance(admitted, Response):
-            return admitted
+            return charge.label(admitted)
+        return charge.label(await self._run(request, record, principal, admitted, deadline))
+
+    async def _run(
+        self,
+        request: Request,
+        record: RequestRecord,
+        principal: Principal,
+        admitted: Admitted,
+        deadline: Deadline,
+    ) -> Response:
+        view = self._view
+        resources = self._holder.resources
         sub_response = await view.get_sub_response(request)
         context = build_context(
             request,
@@ -160,6 +175,7 @@ class GraphQLEndpoint:
                     AdmittedRequest(request, admitted, sub_response), context=context
                 )
         except TimeoutError:
+            budget = resources.settings.request_timeout_seconds
             logger.error("request exceeded its time budget", extra={"budget": budget})
             record.error_codes.append("TIMEOUT")
             record.has_data = False
