@@ -25,6 +25,7 @@ from app.http.metrics import MetricsEndpoint
 from app.http.middleware import GRAPHQL_PATH, transport_middleware
 from app.http.refusal import refusal
 from app.http.request_id import RequestIdMiddleware
+from app.http.sdl import sdl_route
 from app.levers import Levers
 from app.ratelimit.limiter import Clock
 from app.schema.limits.config import Limits
@@ -72,6 +73,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
             Route("/metrics", MetricsEndpoint(holder).endpoint, methods=["GET"]),
+            sdl_route(),
             Route(
                 GRAPHQL_PATH,
                 GraphQLEndpoint(
