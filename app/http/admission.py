@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from cross_web import HTTPException
@@ -26,7 +26,7 @@ from strawberry.http import GraphQLRequestData
 from app.auth.principal import Principal
 from app.http.budget import Charge
 from app.http.refusal import refused
-from app.http.view import Admitted, GatewayView
+from app.http.view import Admitted
 from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
 from app.ratelimit.addresses import address_key, client_address
 from app.ratelimit.limiter import Decision
@@ -34,6 +34,8 @@ from app.ratelimit.setup import RateLimits
 
 logger = logging.getLogger(__name__)
 
+# The request's GraphQL parameters (from its body, or its URL), or HTTPException.
+Reader = Callable[[], Awaitable[Admitted]]
 # (document, operation name, variables) -> tokens: app/schema/limits/weigh.py's CostWeigher.
 Weigher = Callable[[str, str | None, Mapping[str, Any] | None], int]
 
@@ -71,7 +73,7 @@ class Admission:
         return self._refusal("address", decision), charge
 
     async def admit(
-        self, request: Request, view: GatewayView, principal: Principal
+        self, request: Request, read: Reader, principal: Principal
     ) -> tuple[Admitted | Response, Charge]:
         """What the request may run (its documents resolved), or the answer refusing it,
         and what it was charged. A batch (when batching is on) is admitted whole or not
@@ -81,7 +83,7 @@ class Admission:
         refusal: Response | None = None
         admitted: list[GraphQLRequestData] = []
         try:
-            data = await view.read_request(request)
+            data = await read()
         except HTTPException as exc:
             refusal = refused(exc)
         else:

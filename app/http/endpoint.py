@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -19,7 +20,8 @@ from app.auth.bearer import extract_bearer_token
 from app.auth.errors import AuthenticationError, JwksUnavailableError
 from app.auth.principal import Principal
 from app.core.deadline import Deadline
-from app.http.admission import Admission
+from app.http import persisted_get
+from app.http.admission import Admission, Reader
 from app.http.graphiql.site import GraphiQLSite
 from app.http.refusal import refusal, refused
 from app.http.request_id import request_id_of, valid_traceparent
@@ -68,14 +70,17 @@ class GraphQLEndpoint:
             schema,
             # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
             graphql_ide=None,
-            allow_queries_via_get=False,
+            # Only persisted queries reach the view by GET (app/http/persisted_get.py);
+            # Strawberry then refuses any other operation type.
+            allow_queries_via_get=True,
             multipart_uploads_enabled=False,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         view = self._view
-        if view.should_render_graphql_ide(view.request_adapter_class(request)):
+        by_get = persisted_get.wanted(request)
+        if not by_get and view.should_render_graphql_ide(view.request_adapter_class(request)):
             if self._graphiql is not None:
                 await self._graphiql.page()(scope, receive, send)
                 return
@@ -83,9 +88,9 @@ class GraphQLEndpoint:
                 # A browser asking for the page: there is none here.
                 await refusal(404, "NOT_FOUND", "No page is served here.")(scope, receive, send)
                 return
-        if request.method != "POST":
-            # GET only ever serves GraphiQL: no operation, least of all a mutation, runs
-            # from a URL (which logs, caches and links keep).
+        if request.method != "POST" and not by_get:
+            # GET serves GraphiQL, and persisted queries by their hash: no document, least
+            # of all a mutation, runs from a URL (which logs, caches and links keep).
             await refusal(
                 405, "METHOD_NOT_ALLOWED", "Send GraphQL requests with POST.", Allow="POST"
             )(scope, receive, send)
@@ -99,6 +104,8 @@ class GraphQLEndpoint:
         status = CLIENT_CLOSED_REQUEST
         try:
             response = await self._handle(request, record)
+            if by_get:
+                response = persisted_get.conditional(request, response)
             status = response.status_code
         finally:
             # Also for a request cancelled under it: it happened, and took time.
@@ -106,7 +113,6 @@ class GraphQLEndpoint:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, record: RequestRecord) -> Response:
-        view = self._view
         resources = self._holder.resources
         deadline = Deadline(resources.settings.request_timeout_seconds)
         admission = Admission(resources.rate_limits, resources.persisted_queries, self._weigh)
@@ -140,10 +146,19 @@ class GraphQLEndpoint:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        admitted, charge = await admission.admit(request, view, principal)
+        admitted, charge = await admission.admit(request, self._reader(request), principal)
         if isinstance(admitted, Response):
             return charge.label(admitted)
         return charge.label(await self._run(request, record, principal, admitted, deadline))
+
+    def _reader(self, request: Request) -> Reader:
+        if request.method == "GET":
+
+            async def from_url() -> Admitted:
+                return persisted_get.read(request)
+
+            return from_url
+        return partial(self._view.read_request, request)
 
     async def _run(
         self,

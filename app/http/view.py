@@ -28,7 +28,11 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 from strawberry.types import ExecutionResult
 
 from app.http.refusal import Refused
@@ -107,7 +111,7 @@ class GatewayView(GraphQL[Context, None]):
 
     async def read_request(self, request: Request) -> Admitted:
         """The request's GraphQL parameters (a list for a batch, when batching is on) as
-        Strawberry reads them, or HTTPException."""
+        Strawberry reads them from the body, or HTTPException."""
         # Strawberry's own refusals (bad JSON, content type, shapes) are HTTPException.
         return await super().parse_http_body(StarletteRequestAdapter(request))
 
@@ -125,12 +129,22 @@ class GatewayView(GraphQL[Context, None]):
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         except HTTPException as exc:
-            code = (
-                "OPERATION_RESOLUTION_FAILURE"
-                if isinstance(exc.__cause__, CannotGetOperationTypeError)
-                else "BAD_REQUEST"
-            )
-            raise Refused(exc.status_code, exc.reason, code) from exc
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                # A persisted mutation by GET (app/http/persisted_get.py): refused
+                # before it is validated, so nothing runs and no key is used.
+                raise Refused(
+                    405, "Only queries run by GET; send this with POST.", "METHOD_NOT_ALLOWED"
+                ) from exc
+            if isinstance(cause, CannotGetOperationTypeError):
+                raise Refused(400, exc.reason, "OPERATION_RESOLUTION_FAILURE") from exc
+            raise Refused(exc.status_code, exc.reason, "BAD_REQUEST") from exc
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # An admitted request runs; only the endpoint decides when the page is served.
+        if isinstance(request, AdmittedRequestAdapter) and request.admitted is not None:
+            return False
+        return super().should_render_graphql_ide(request)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         # The context was built with this response: answer with the same one.
