@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.types import Receive, Scope, Send
 
 from app.auth.principal import Role
-from app.http.compression import MINIMUM_SIZE, accepts_gzip
+from app.http.compression import MINIMUM_SIZE, GzipAnswers, accepts_gzip
 from sandbox.seed import GB_BUSINESS_ID
 from tests.e2e.conftest import (  # noqa: F401 - fixtures
     Downstreams,
@@ -53,11 +54,8 @@ class Raw:
     def __init__(self, response: httpx.Response, body: bytes) -> None:
         self.status = response.status_code
         self.headers = response.headers
+        self.encoding: str | None = response.headers.get("content-encoding")
         self.body = body
-
-    @property
-    def encoding(self) -> str | None:
-        return self.headers.get("content-encoding")
 
     def json(self) -> Any:
         body = gzip.decompress(self.body) if self.encoding == "gzip" else self.body
@@ -302,6 +300,49 @@ async def test_an_identity_content_encoding_is_served(
 
     assert response.status_code == 200
     assert response.json() == {"data": {"viewer": {"id": "user_test"}}}
+
+
+# -- the threshold --------------------------------------------------------------------------
+
+
+def answering(body: bytes, content_type: bytes = b"application/json") -> GzipAnswers:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return GzipAnswers(app)
+
+
+@pytest.mark.parametrize(
+    ("size", "encoding"),
+    [(MINIMUM_SIZE - 1, None), (MINIMUM_SIZE, "gzip")],
+    ids=["below", "at"],
+)
+async def test_answers_are_compressed_from_the_threshold_on(
+    size: int, encoding: str | None
+) -> None:
+    body = json.dumps({"data": {"pad": "x" * (size - 20)}}).encode()[:size]
+    assert len(body) == size
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=answering(body)), base_url="http://app"
+    ) as client:
+        answer = await send(client, "GET", "/", accept_encoding="gzip")
+
+    assert answer.encoding == encoding
+    assert (gzip.decompress(answer.body) if encoding else answer.body) == body
+
+
+@pytest.mark.parametrize("content_type", [b"text/html; charset=utf-8", b"image/png"])
+async def test_html_and_compressed_media_are_never_compressed(content_type: bytes) -> None:
+    body = b"<html>" + b"a" * 4096
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=answering(body, content_type)), base_url="http://app"
+    ) as client:
+        answer = await send(client, "GET", "/", accept_encoding="gzip")
+
+    assert answer.encoding is None
+    assert answer.body == body
 
 
 # -- reading Accept-Encoding --------------------------------------------------------------
