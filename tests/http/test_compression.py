@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Receive, Scope, Send
 
 from app.auth.principal import Role
-from app.http.compression import MINIMUM_SIZE, GzipAnswers, accepts_gzip
+from app.http.compression import LEVEL, MINIMUM_SIZE, GzipAnswers, accepts_gzip
+from bench.compression import measure, table
 from sandbox.seed import GB_BUSINESS_ID
 from tests.e2e.conftest import (  # noqa: F401 - fixtures
     Downstreams,
@@ -343,6 +344,22 @@ async def test_html_and_compressed_media_are_never_compressed(content_type: byte
 
     assert answer.encoding is None
     assert answer.body == body
+
+
+async def test_the_bench_measures_the_bytes_the_middleware_sends() -> None:
+    # Given an answer the size of a short dashboard
+    body = json.dumps({"data": {"invoices": [{"id": f"in_{n}", "n": n} for n in range(60)]}})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=answering(body.encode())), base_url="http://app"
+    ) as client:
+        sent = await send(client, "GET", "/", accept_encoding="gzip")
+
+    # When bench.compression measures it (python -m bench.compression)
+    rows = measure({"answer": body.encode()}, repeat=1)
+
+    # Then its shipped level's size is what went on the wire, and the table shows it
+    assert rows[0]["codecs"][f"gzip-{LEVEL}"]["bytes"] == len(sent.body)
+    assert f"| answer | {len(body)} |" in table(rows)
 
 
 # -- reading Accept-Encoding --------------------------------------------------------------
