@@ -74,9 +74,9 @@ an answer it compresses and 1 µs to one it does not.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.refusal import refusal
 
@@ -141,7 +141,18 @@ class GzipAnswers:
         decided = b"gzip" if accepts_gzip(", ".join(offered) if offered else None) else b"identity"
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
         scope = {**scope, "headers": [*headers, (b"accept-encoding", decided)]}
-        await self._gzip(scope, receive, send)
+
+        async def send_weakened(message: Message) -> None:
+            # A strong ETag names exact bytes; the compressed ones are others (RFC 9110
+            # 8.8.1), so it is weakened as nginx does. Weak comparison still matches.
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                etag = headers.get("etag")
+                if etag and headers.get("content-encoding") == "gzip" and etag[:2] != "W/":
+                    headers["ETag"] = f"W/{etag}"
+            await send(message)
+
+        await self._gzip(scope, receive, send_weakened)
 
 
 class IdentityBodiesOnly:

@@ -31,7 +31,7 @@ async def production(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
 async def test_anyone_gets_the_committed_sdl_in_production(
     production: httpx.AsyncClient,
 ) -> None:
-    response = await production.get(SDL_PATH)
+    response = await production.get(SDL_PATH, headers={"Accept-Encoding": "identity"})
 
     assert response.status_code == 200
     assert response.content == COMMITTED
@@ -75,12 +75,27 @@ async def test_an_older_copy_gets_the_schema_again(production: httpx.AsyncClient
 
 
 async def test_head_answers_the_headers_without_the_body(production: httpx.AsyncClient) -> None:
-    response = await production.head(SDL_PATH)
+    response = await production.head(SDL_PATH, headers={"Accept-Encoding": "identity"})
 
     assert response.status_code == 200
     assert response.content == b""
     assert response.headers["etag"] == ETAG
     assert response.headers["content-length"] == str(len(COMMITTED))
+
+
+async def test_a_compressed_copy_carries_a_weak_tag_that_still_revalidates(
+    production: httpx.AsyncClient,
+) -> None:
+    compressed = await production.get(SDL_PATH, headers={"Accept-Encoding": "gzip"})
+    again = await production.get(
+        SDL_PATH,
+        headers={"Accept-Encoding": "gzip", "If-None-Match": compressed.headers["etag"]},
+    )
+
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert compressed.content == COMMITTED
+    assert compressed.headers["etag"] == f"W/{ETAG}"
+    assert again.status_code == 304
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
