@@ -50,7 +50,11 @@ UNAVAILABLE_MESSAGE = (
 NOT_FOUND_MESSAGE = "Not found."
 FORBIDDEN_MESSAGE = "Your role or token scope does not allow this action."
 REUSED_MESSAGE = "This idempotency key was already used with different input."
-SCOPE_READ_MESSAGE = "This token's scopes do not allow reading this."
+
+
+def scope_message(scope: str) -> str:
+    """The wording of a refusal for a missing partner scope, read or write."""
+    return f"This token lacks the scope {scope}, which this needs."
 
 
 # -- expected views of objects, written from the seed (not from the gateway's code) ------
