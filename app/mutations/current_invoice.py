@@ -9,8 +9,10 @@ Where it comes from:
 - otherwise nothing changed it since this request first read it (a refusal before the
   charge, another payment in progress): that read;
 - a replay (an earlier request's stored result, perhaps days old: a bank transfer may
-  have settled since) is read again, uncached, and the stored copy replaced. If it cannot
-  be read now, the replay keeps the stored copy: the result as it was stored.
+  have settled since) is read again, uncached, in place of the stored copy. If it cannot
+  be read now, the replay shows none: a stored copy beside what the invoice's fields
+  read live (amountPending, from the payments) would tell a wrong story, e.g. a payment
+  recorded since shown as money on its way.
 
 Null, by rule:
 - the request ran nothing: a malformed input, a key reused with other input, a key in
@@ -65,18 +67,20 @@ class CurrentInvoice:
         return outcome
 
     async def refreshed(self, replay: Outcome, invoice_id: str) -> Outcome:
-        """A replay, with the invoice read again now in place of the stored copy."""
+        """A replay, with the invoice read again now in place of the stored copy (none
+        when it cannot be read now)."""
         if (
             not _shown(replay)
             or not is_object_id(invoice_id, "inv_")
             or not policy.may_read_type(self._principal, "Invoice")
         ):
             return replay
+        replay.objects.pop("invoice", None)
         try:
             invoice = await self._invoicing.get_invoice(invoice_id)
         except DownstreamError as exc:
             logger.warning(
-                "payInvoice replayed the stored invoice: it could not be read again",
+                "payInvoice replayed without the invoice: it could not be read again",
                 extra={"detail": exc.detail},
             )
             return replay

@@ -281,7 +281,8 @@ class PayInvoicePayload:
                 "on a replay (read again). Null when nothing ran (INVALID_INPUT,",
                 "IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE), for NOT_FOUND and FORBIDDEN,",
                 "and while the outcome is unknown (DOWNSTREAM_UNAVAILABLE,",
-                "DOWNSTREAM_INVALID_RESPONSE): retry with the same key.",
+                "DOWNSTREAM_INVALID_RESPONSE): retry with the same key. A replay whose",
+                "invoice cannot be read now shows none, never a stored copy that may be stale.",
             ]
         ),
         extensions=[Owned("Invoice", missing_is_error=False)],
