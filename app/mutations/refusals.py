@@ -1,6 +1,7 @@
 """How the write side words a refusal: a downstream service's definitive answer in the
-caller's terms, a refund that cannot be taken, a key another request took over. Each is
-an Outcome at the input field it is about."""
+caller's terms, a refund that cannot be taken, a key another request took over, and what
+a token that may not read the object is told of it (`shown_to`). Each is an Outcome at
+the input field it is about."""
 
 from __future__ import annotations
 

@@ -3,9 +3,11 @@
 Order, for every mutation: the input was validated by the caller (nothing stored or sent
 for bad input); the key is claimed (a reused, busy or finished key is answered from the
 store, with nothing sent downstream); ownership, role and scope are checked (a refusal
-forgets the key: nothing happened); then the one downstream write, or the payInvoice
-saga. A definitive outcome is stored and replayed; an unknown one (timeout, 5xx) keeps
-the key's recovery point so that a retry resumes with the same downstream key.
+forgets the key: nothing happened); then the state the mutation needs
+(app/mutations/states.py: a refusal names the state found, is stored and replayed, and
+nothing is sent); then the one downstream write, or the payInvoice saga. A definitive
+outcome is stored and replayed; an unknown one (timeout, 5xx) keeps the key's recovery
+point so that a retry resumes with the same downstream key.
 """
 
 from __future__ import annotations
