@@ -14,7 +14,7 @@ from app.downstream import models
 from app.downstream.errors import DownstreamRejectedError
 from app.mutations import inputs
 from app.mutations.outcomes import Outcome, ProblemCode, UserProblem, problem
-from app.mutations.states import refund_state_refusal
+from app.mutations.states import REFUND_RULE, refund_state_refusal
 
 logger = logging.getLogger("gateway.mutations")
 
@@ -43,6 +43,10 @@ def taken_over() -> Outcome:
 def rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
     """A definitive refusal in the caller's terms, at the input naming the object it is
     about; None for what is not definitive."""
+    if exc.code == "invalid_state" and id_field == "paymentId":
+        # Passed refund_refusal's check, so the payment changed in between.
+        message = f"The payment changed meanwhile and no longer allows this: {REFUND_RULE}."
+        return problem(ProblemCode.INVALID_STATE, message, "input", id_field)
     if exc.code in _BUSINESS_CODES:
         return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
     if exc.status == 404 or exc.code == "customer_business_mismatch":

@@ -29,6 +29,7 @@ from sandbox.seed import (
     GB_OPEN_INVOICE_ID,
     GB_PAID_INVOICE_ID,
     PENDING_PAYMENT_ID,
+    SUCCEEDED_PAYMENT_ID,
 )
 from tests.mutations.conftest import AUDIENCE, ISSUER, SUBJECT, World, WorldFactory
 from tests.mutations.helpers import Json, Sandbox, pay
@@ -310,6 +311,54 @@ async def test_a_state_changed_after_the_check_is_worded_from_the_invoice_as_it_
     # then the service's refusal is said with the state the invoice is now in (or, when
     # it cannot be read, with the rule), as a stored business outcome
     assert payload == refused("INVALID_STATE", message, "input", "invoiceId", invoice=None)
+
+
+class RefusesRefunds(httpx.AsyncBaseTransport):
+    """A payments service whose payment changed state just before our refund reached it:
+    it refuses the refund with 409 invalid_state (a succeeded payment cannot change in
+    the sandbox, so the refusal is answered here, as the contract words it)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/refunds"):
+            error = {
+                "type": "conflict_error",
+                "code": "invalid_state",
+                "message": "Payment is not succeeded",
+                "param": None,
+            }
+            return httpx.Response(409, json={"error": error})
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_refund_refused_for_a_state_changed_after_the_check_names_the_rule(
+    world_factory: WorldFactory,
+) -> None:
+    # given a payments service that refuses the refund for the payment's state
+    def wrap(
+        name: str, transport: httpx.AsyncBaseTransport, _: Sandbox, __: Sandbox
+    ) -> httpx.AsyncBaseTransport:
+        return RefusesRefunds(transport) if name == "payments" else transport
+
+    world = await world_factory(wrap=wrap, today=lambda: TODAY)
+    # when a succeeded payment (as the gateway read it) is refunded
+    refund = errors_only("refundPayment", "RefundPaymentInput")
+    payload = await run(
+        world, refund, {"idempotencyKey": "r-race", "paymentId": SUCCEEDED_PAYMENT_ID}
+    )
+    # then the refusal says what would have allowed it
+    assert payload == refused(
+        "INVALID_STATE",
+        "The payment changed meanwhile and no longer allows this: only a succeeded payment"
+        " can be refunded.",
+        "input",
+        "paymentId",
+    )
 
 
 # -- what a token that may not read the object learns ----------------------------------------
