@@ -5,6 +5,13 @@ object only if the token names that business in `memberships`; otherwise the obj
 treated exactly as one that does not exist. Within a business the caller's role decides
 which fields and actions are open (the contracts README's role table), and a partner
 token (`scope` claim) is further limited to its scopes.
+
+A refusal for a missing scope is worded in one way wherever it is made (a field, an
+object by id, an edge, `node`/`nodes`, a mutation's userError): `scope_refusal` names the
+scope, and the schema's errors carry it again in `extensions.requiredScope`. A scope is
+a property of the token alone, so it is checked before anything is read: the answer
+is the same whether the object exists, is the caller's or is a stranger's, and says
+nothing about it. Membership is the one thing never answered as forbidden.
 """
 
 from __future__ import annotations
@@ -109,5 +116,17 @@ def check(principal: Principal, business_id: str, rule: Rule) -> Denial | None:
 def may_read_type(principal: Principal, type_name: str) -> bool:
     """A partner token without the type's read scope may not load such objects at all;
     decided before any downstream call, from the token alone."""
+    return missing_read_scope(principal, type_name) is None
+
+
+def missing_read_scope(principal: Principal, type_name: str) -> str | None:
+    """The scope this token lacks to read objects of the type; None when it may."""
     scope = TYPE_READ_SCOPES[type_name]
-    return scope is None or principal.has_scope(scope)
+    if scope is None or principal.has_scope(scope):
+        return None
+    return scope
+
+
+def scope_refusal(scope: str) -> str:
+    """The one wording of a refusal for a missing scope, for reads and mutations alike."""
+    return f"This token lacks the scope {scope}, which this needs."

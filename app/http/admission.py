@@ -6,23 +6,27 @@ a valid token is never refused for the failures of others at the same address. A
 authenticated request is read, its persisted query resolved, weighed, and charged to
 its token's subject. A request over budget gets HTTP 429 with Retry-After and
 RATE_LIMITED, and nothing else happens. Every authenticated request costs at least one
-token, refused ones included, so a client cannot probe or flood for free.
+token, refused ones included, so a client cannot probe or flood for free. Each decision
+comes back as a `Charge`, which labels the answer with the budget's headers
+(app/http/budget.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from strawberry.http import GraphQLRequestData
 
 from app.auth.principal import Principal
-from app.http.view import Admitted, GatewayView
+from app.http.budget import Charge
+from app.http.refusal import refused
+from app.http.view import Admitted
 from app.persisted.policy import CLIENT_HEADER, PersistedQueries, Refusal, Resolved
 from app.ratelimit.addresses import address_key, client_address
 from app.ratelimit.limiter import Decision
@@ -30,6 +34,8 @@ from app.ratelimit.setup import RateLimits
 
 logger = logging.getLogger(__name__)
 
+# The request's GraphQL parameters (from its body, or its URL), or HTTPException.
+Reader = Callable[[], Awaitable[Admitted]]
 # (document, operation name, variables) -> tokens: app/schema/limits/weigh.py's CostWeigher.
 Weigher = Callable[[str, str | None, Mapping[str, Any] | None], int]
 
@@ -61,22 +67,25 @@ class Admission:
         forwarded = request.headers.getlist("x-forwarded-for")
         return address_key(client_address(peer, forwarded, self._limits.trusted_proxies))
 
-    async def authentication_failed(self, address: str) -> Response | None:
-        return self._refusal("address", await self._limits.address.acquire(address, 1))
+    async def authentication_failed(self, address: str) -> tuple[Response | None, Charge]:
+        decision = await self._limits.address.acquire(address, 1)
+        charge = Charge("address", self._limits.address_limit, decision, 1)
+        return self._refusal("address", decision), charge
 
     async def admit(
-        self, request: Request, view: GatewayView, principal: Principal
-    ) -> Admitted | Response:
-        """What the request may run (its documents resolved), or the answer refusing it. A
-        batch (when batching is on) is admitted whole or not at all, and weighs its sum."""
+        self, request: Request, read: Reader, principal: Principal
+    ) -> tuple[Admitted | Response, Charge]:
+        """What the request may run (its documents resolved), or the answer refusing it,
+        and what it was charged. A batch (when batching is on) is admitted whole or not
+        at all, and weighs its sum."""
         weight = 1
         resolved: list[Resolved] = []
         refusal: Response | None = None
         admitted: list[GraphQLRequestData] = []
         try:
-            data = await view.read_request(request)
+            data = await read()
         except HTTPException as exc:
-            refusal = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            refusal = refused(exc)
         else:
             items = data if isinstance(data, list) else [data]
             client = request.headers.get(CLIENT_HEADER)
@@ -90,13 +99,14 @@ class Admission:
             else:
                 weight = max(1, sum(self._weight_of(item) for item in admitted))
         decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
+        charge = Charge("caller", self._limits.principal_limit, decision, weight)
         if (limited := self._refusal("principal", decision)) is not None:
-            return limited
+            return limited, charge
         if refusal is not None:
-            return refusal
+            return refusal, charge
         for outcome in resolved:
             self._persisted.remember(outcome)
-        return admitted if isinstance(data, list) else admitted[0]
+        return (admitted if isinstance(data, list) else admitted[0]), charge
 
     def _weight_of(self, item: GraphQLRequestData) -> int:
         if item.query is None:

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from app.http.budget import EXPOSED as BUDGET_HEADERS
+
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Request-Id", "traceparent")
-EXPOSED_HEADERS = ("X-Request-Id", "Retry-After")
+EXPOSED_HEADERS = ("X-Request-Id", "Retry-After", *BUDGET_HEADERS)
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from app.auth.bearer import extract_bearer_token
 from app.auth.errors import AuthenticationError, JwksUnavailableError
+from app.auth.principal import Principal
 from app.core.deadline import Deadline
-from app.http.admission import Admission
+from app.http import persisted_get
+from app.http.admission import Admission, Reader
 from app.http.graphiql.site import GraphiQLSite
-from app.http.refusal import refusal
+from app.http.refusal import refusal, refused
 from app.http.request_id import request_id_of, valid_traceparent
-from app.http.view import AdmittedRequest, GatewayView
+from app.http.unauthenticated import unauthenticated
+from app.http.view import Admitted, AdmittedRequest, GatewayView
 from app.schema.build import build_schema
 from app.schema.limits.config import Limits
 from app.schema.limits.extension import DocumentChecks
@@ -39,15 +43,6 @@ from app.wiring.resources import ResourceHolder
 logger = logging.getLogger(__name__)
 # Time for the answer to be written after the last downstream call gave up.
 _GRACE_SECONDS = 0.25
-
-UNAUTHENTICATED_BODY = {
-    "errors": [
-        {
-            "message": "Authentication required: missing or invalid access token.",
-            "extensions": {"code": "UNAUTHENTICATED"},
-        }
-    ]
-}
 
 
 class GraphQLEndpoint:
@@ -75,27 +70,30 @@ class GraphQLEndpoint:
             schema,
             # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
             graphql_ide=None,
-            allow_queries_via_get=False,
+            # Only persisted queries reach the view by GET (app/http/persisted_get.py);
+            # Strawberry then refuses any other operation type.
+            allow_queries_via_get=True,
             multipart_uploads_enabled=False,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         view = self._view
-        if view.should_render_graphql_ide(view.request_adapter_class(request)):
+        by_get = persisted_get.wanted(request)
+        if not by_get and view.should_render_graphql_ide(view.request_adapter_class(request)):
             if self._graphiql is not None:
-                response = self._graphiql.page()
-            else:
-                response = PlainTextResponse("Not Found", status_code=404)
-            await response(scope, receive, send)
-            return
-        if request.method != "POST":
-            # GET only ever serves GraphiQL: no operation, least of all a mutation, runs
-            # from a URL (which logs, caches and links keep).
-            response = refusal(
+                await self._graphiql.page()(scope, receive, send)
+                return
+            if "text/html" in request.headers.get("accept", ""):
+                # A browser asking for the page: there is none here.
+                await refusal(404, "NOT_FOUND", "No page is served here.")(scope, receive, send)
+                return
+        if request.method != "POST" and not by_get:
+            # GET serves GraphiQL, and persisted queries by their hash: no document, least
+            # of all a mutation, runs from a URL (which logs, caches and links keep).
+            await refusal(
                 405, "METHOD_NOT_ALLOWED", "Send GraphQL requests with POST.", Allow="POST"
-            )
-            await response(scope, receive, send)
+            )(scope, receive, send)
             return
         resources = self._holder.resources
         record = start_request(
@@ -106,6 +104,8 @@ class GraphQLEndpoint:
         status = CLIENT_CLOSED_REQUEST
         try:
             response = await self._handle(request, record)
+            if by_get:
+                response = persisted_get.conditional(request, response)
             status = response.status_code
         finally:
             # Also for a request cancelled under it: it happened, and took time.
@@ -113,10 +113,8 @@ class GraphQLEndpoint:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, record: RequestRecord) -> Response:
-        view = self._view
         resources = self._holder.resources
-        budget = resources.settings.request_timeout_seconds
-        deadline = Deadline(budget)
+        deadline = Deadline(resources.settings.request_timeout_seconds)
         admission = Admission(resources.rate_limits, resources.persisted_queries, self._weigh)
         address = admission.address_of(request)
         # The token is checked first: a valid one is never refused for failures others
@@ -128,12 +126,11 @@ class GraphQLEndpoint:
             record.subject = principal.subject
         except AuthenticationError as exc:
             logger.info("authentication failed", extra={"reason": exc.reason})
-            if (limited := await admission.authentication_failed(address)) is not None:
-                return limited
-            return JSONResponse(
-                UNAUTHENTICATED_BODY,
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            limited, charge = await admission.authentication_failed(address)
+            if limited is not None:
+                return charge.label(limited)
+            return charge.label(
+                unauthenticated(exc.reason, exact=resources.settings.is_development)
             )
         except JwksUnavailableError:
             logger.warning("identity provider keys unavailable")
@@ -149,9 +146,30 @@ class GraphQLEndpoint:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        admitted = await admission.admit(request, view, principal)
+        admitted, charge = await admission.admit(request, self._reader(request), principal)
         if isinstance(admitted, Response):
-            return admitted
+            return charge.label(admitted)
+        return charge.label(await self._run(request, record, principal, admitted, deadline))
+
+    def _reader(self, request: Request) -> Reader:
+        if request.method == "GET":
+
+            async def from_url() -> Admitted:
+                return persisted_get.read(request)
+
+            return from_url
+        return partial(self._view.read_request, request)
+
+    async def _run(
+        self,
+        request: Request,
+        record: RequestRecord,
+        principal: Principal,
+        admitted: Admitted,
+        deadline: Deadline,
+    ) -> Response:
+        view = self._view
+        resources = self._holder.resources
         sub_response = await view.get_sub_response(request)
         context = build_context(
             request,
@@ -172,6 +190,7 @@ class GraphQLEndpoint:
                     AdmittedRequest(request, admitted, sub_response), context=context
                 )
         except TimeoutError:
+            budget = resources.settings.request_timeout_seconds
             logger.error("request exceeded its time budget", extra={"budget": budget})
             record.error_codes.append("TIMEOUT")
             record.has_data = False
@@ -187,5 +206,5 @@ class GraphQLEndpoint:
                 }
             )
         except HTTPException as exc:
-            # Strawberry's own transport refusals (bad JSON, wrong method for a mutation).
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # Refusals raised while reading the request or choosing its operation.
+            return refused(exc)

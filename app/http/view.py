@@ -9,8 +9,13 @@ unadmitted.
 The body's shape is checked as it is decoded. Strawberry trusts it in places: a JSON
 body that is not an object, a batch item that is not one, a non-string `operationName`
 or a body nested too deeply for Python's JSON decoder would each surface as an
-unhandled exception (HTTP 500). Here each is a 400 naming the problem. The body has
-passed BodySizeLimit and JsonBodiesOnly (app/http/).
+unhandled exception (HTTP 500). Here each is a 400 naming the problem, coded
+BAD_REQUEST (app/http/refusal.py). The body has passed BodySizeLimit and JsonBodiesOnly
+(app/http/).
+
+Strawberry's own refusals while choosing the operation are coded too: an
+`operationName` the document does not define is OPERATION_RESOLUTION_FAILURE (the name
+Apollo's clients know), a request without a document BAD_REQUEST.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
+from strawberry.types import ExecutionResult
 
+from app.http.refusal import Refused
 from app.schema.resolvers.context import Context
 
 _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
@@ -85,21 +97,54 @@ class GatewayView(GraphQL[Context, None]):
             # surrogates through.
             body = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
         except RecursionError:
-            raise HTTPException(400, "The request body is nested too deeply.") from None
+            raise Refused(400, "The request body is nested too deeply.", "BAD_REQUEST") from None
         except UnicodeDecodeError:
-            # Not a JSONDecodeError, which is all Strawberry turns into a 400 (a 500 before).
-            raise HTTPException(400, "The request body is not valid UTF-8.") from None
+            # Before ValueError, its base: Strawberry alone answered it with a 500.
+            raise Refused(400, "The request body is not valid UTF-8.", "BAD_REQUEST") from None
+        except ValueError:
+            raise Refused(400, "The request body is not valid JSON.", "BAD_REQUEST") from None
         config = self.schema.config.batching_config
         problem = request_problem(body, max_batch=config["max_operations"] if config else 0)
         if problem is not None:
-            raise HTTPException(400, problem)
+            raise Refused(400, problem, "BAD_REQUEST")
         return body
 
     async def read_request(self, request: Request) -> Admitted:
         """The request's GraphQL parameters (a list for a batch, when batching is on) as
-        Strawberry reads them, or HTTPException."""
+        Strawberry reads them from the body, or HTTPException."""
         # Strawberry's own refusals (bad JSON, content type, shapes) are HTTPException.
         return await super().parse_http_body(StarletteRequestAdapter(request))
+
+    async def execute_single(  # noqa: PLR0913, PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                # A persisted mutation by GET (app/http/persisted_get.py): refused
+                # before it is validated, so nothing runs and no key is used.
+                raise Refused(
+                    405, "Only queries run by GET; send this with POST.", "METHOD_NOT_ALLOWED"
+                ) from exc
+            if isinstance(cause, CannotGetOperationTypeError):
+                raise Refused(400, exc.reason, "OPERATION_RESOLUTION_FAILURE") from exc
+            raise Refused(exc.status_code, exc.reason, "BAD_REQUEST") from exc
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # An admitted request runs; only the endpoint decides when the page is served.
+        if isinstance(request, AdmittedRequestAdapter) and request.admitted is not None:
+            return False
+        return super().should_render_graphql_ide(request)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         # The context was built with this response: answer with the same one.
@@ -112,5 +157,5 @@ class GatewayView(GraphQL[Context, None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         admitted = request.admitted if isinstance(request, AdmittedRequestAdapter) else None
         if admitted is None:
-            raise HTTPException(400, "Request not admitted")
+            raise Refused(400, "Request not admitted", "BAD_REQUEST")
         return admitted

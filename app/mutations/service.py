@@ -412,11 +412,14 @@ class MutationService:
         """The role and scope rule of the mutation, as of now; a refusal names the input
         field that identifies what the mutation acts on."""
         field = _AUTHORIZED_AT[operation]
-        denial = policy.check(self._principal, business_id, policy.MUTATION_RULES[operation])
+        rule = policy.MUTATION_RULES[operation]
+        denial = policy.check(self._principal, business_id, rule)
         if denial is None:
             return None
         if denial is policy.Denial.NOT_MEMBER:
             return problem(ProblemCode.NOT_FOUND, "Not found.", "input", field)
+        if denial is policy.Denial.SCOPE and rule.scope is not None:
+            return problem(ProblemCode.FORBIDDEN, policy.scope_refusal(rule.scope), "input", field)
         return problem(
             ProblemCode.FORBIDDEN,
             "Your role or token scope does not allow this action.",

@@ -51,6 +51,9 @@ class RateLimits:
     address: RateLimiter
     trusted_proxies: tuple[IPNetwork, ...]
     stats: RateLimitStats
+    # The buckets' sizes and refill rates, which clients are told (app/http/budget.py).
+    principal_limit: Limit
+    address_limit: Limit
 
 
 @asynccontextmanager
@@ -74,7 +77,14 @@ async def open_rate_limits(
         return InProcessRateLimiter(limit, max_keys=settings.rate_limit_max_keys, clock=local_clock)
 
     if settings.redis_url is None:
-        yield RateLimits(local(limits["principal"]), local(limits["address"]), proxies, stats)
+        yield RateLimits(
+            local(limits["principal"]),
+            local(limits["address"]),
+            proxies,
+            stats,
+            limits["principal"],
+            limits["address"],
+        )
         return
     timeout = settings.redis_timeout_seconds
     # A burst beyond the pool waits for a connection (within the timeout) rather than
@@ -108,6 +118,13 @@ async def open_rate_limits(
         )
 
     try:
-        yield RateLimits(shared("principal"), shared("address"), proxies, stats)
+        yield RateLimits(
+            shared("principal"),
+            shared("address"),
+            proxies,
+            stats,
+            limits["principal"],
+            limits["address"],
+        )
     finally:
         await client.aclose()

@@ -9,7 +9,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
 from app.schema.error_policy import ErrorPolicy
@@ -21,6 +20,7 @@ from app.schema.resolvers.mutation import Mutation
 from app.schema.resolvers.query import Query
 from app.schema.types.nodes import Business, Customer, Invoice, Payment, Refund
 from app.schema.types.scalars import SCALARS
+from app.schema.visibility import ScopedIntrospection
 
 
 class GatewaySchema(strawberry.Schema):
@@ -51,16 +51,15 @@ def build_schema(
 ) -> GatewaySchema:
     """`lean_executor=False` runs every field through graphql-core's executor (Strawberry's
     own execution context), without app/schema/executor.py's short path: the benchmark
-    prices the short path with it (bench/gateway_app.py, `fullexecutor`)."""
+    prices the short path with it (bench/gateway_app.py, `fullexecutor`). Both answer
+    introspection from what the token's scopes reach (app/schema/visibility.py)."""
     limits = limits or Limits()
     checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         types=[Business, Customer, Invoice, Payment, Refund],
-        execution_context_class=(
-            LeanExecutor if lean_executor else StrawberryGraphQLCoreExecutionContext
-        ),
+        execution_context_class=(LeanExecutor if lean_executor else ScopedIntrospection),
         # Factories, not instances: each execution gets its own extension object. The
         # order matters: each one's work after the operation runs in reverse order, so the
         # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.

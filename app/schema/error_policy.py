@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -62,7 +62,12 @@ def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
     if error.path is None and not isinstance(original, DownstreamError):
         # Parse, validation and variable errors: graphql-core's own words about the
         # client's document, no internals.
-        kind = "BAD_USER_INPUT" if original is not None else "GRAPHQL_VALIDATION_FAILED"
+        if isinstance(error, GraphQLSyntaxError):
+            kind = "GRAPHQL_PARSE_FAILED"
+        elif original is not None:
+            kind = "BAD_USER_INPUT"
+        else:
+            kind = "GRAPHQL_VALIDATION_FAILED"
         return _with(error, error.message, {"code": kind})
     if isinstance(original, InvalidInputError):
         return _with(error, original.message, {"code": "BAD_USER_INPUT"})

@@ -21,6 +21,9 @@ resolve hook must see every field) or Strawberry exception handlers. Every other
 takes graphql-core's own path unchanged, so a field that gains a resolver that reads
 info, a guard or an argument leaves the short path by construction
 (tests/schema/test_executor.py compares both executors answer for answer).
+
+It answers introspection as app/schema/visibility.py's ScopedIntrospection does (the
+schema the token may see): introspection fields never take the short path.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from app.schema.visibility import ScopedIntrospection
 
 
 class _PlainLeaf(NamedTuple):
@@ -136,7 +140,7 @@ def _reader(schema: GraphQLSchema, field_def: GraphQLField) -> Callable[[Any], A
     return method
 
 
-class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
+class LeanExecutor(ScopedIntrospection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager

@@ -6,6 +6,8 @@ An example is a fenced block whose info string carries the word `example`:
 - ```` ```graphql example as=VIEWER_TOKEN ```` holds a GraphQL document sent with that token.
 The next fenced block, ```` ```json expect ```` (optionally `status=401`), is the answer.
 In it, the string "..." stands for any value, and a list ending with "..." may go on.
+An answer that is not JSON (the SDL, an empty 304) is ```` ```text expect ````: its lines
+are the answer's, and a line `...` stands for any number of lines.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class Example:
     request: Request
     status: int
     expected: Any
+    # True when the answer is documented as text (```text expect), not as JSON.
+    text: bool = False
 
 
 def blocks(markdown: str) -> list[Block]:
@@ -108,7 +112,7 @@ def examples(markdown: str, variables: dict[str, str]) -> list[Example]:
     for block, following in zip(all_blocks, [*all_blocks[1:], None], strict=True):
         if "example" not in block.info:
             continue
-        if following is None or following.info[:2] != ["json", "expect"]:
+        if following is None or following.info[:2] not in (["json", "expect"], ["text", "expect"]):
             raise ValueError(f"line {block.line}: an example must be followed by ```json expect")
         if block.language == "sh":
             request = parse_curl(block.text, variables)
@@ -121,8 +125,21 @@ def examples(markdown: str, variables: dict[str, str]) -> list[Example]:
         else:
             raise ValueError(f"line {block.line}: no runner for {block.language} examples")
         status = int(following.option("status") or 200)
-        found.append(Example(block.line, request, status, json.loads(following.text)))
+        if following.language == "text":
+            found.append(Example(block.line, request, status, following.text, text=True))
+        else:
+            found.append(Example(block.line, request, status, json.loads(following.text)))
     return found
+
+
+def text_mismatches(expected: str, actual: str) -> list[str]:
+    """Where a text answer differs from the documented lines (`...` for any run of lines)."""
+    pattern = "".join(
+        r"(?:.*\n)*?" if line == ANY else re.escape(line) + r"\n" for line in expected.splitlines()
+    )
+    if re.fullmatch(pattern, actual if actual.endswith("\n") or not actual else actual + "\n"):
+        return []
+    return [f"documented text {expected[:200]!r}, got {actual[:200]!r}"]
 
 
 def mismatches(expected: Any, actual: Any, where: str = "$") -> list[str]:

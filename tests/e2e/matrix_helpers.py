@@ -51,7 +51,6 @@ def error(code: str, message: str, path: list[str | int], location: dict[str, in
 
 NOT_FOUND_MESSAGE = "Not found."
 FIELD_FORBIDDEN_MESSAGE = "Your role or token scope does not allow reading this field."
-SCOPE_FORBIDDEN_MESSAGE = "This token's scopes do not allow reading this."
 
 
 def not_found(path: list[str | int], location: dict[str, int]) -> JSON:

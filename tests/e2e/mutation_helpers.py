@@ -51,7 +51,12 @@ UNAVAILABLE_MESSAGE = (
 NOT_FOUND_MESSAGE = "Not found."
 FORBIDDEN_MESSAGE = "Your role or token scope does not allow this action."
 REUSED_MESSAGE = "This idempotency key was already used with different input."
-SCOPE_READ_MESSAGE = "This token's scopes do not allow reading this."
+
+
+def scope_message(scope: str) -> str:
+    """The wording of a refusal for a missing partner scope, read or write."""
+    return f"This token lacks the scope {scope}, which this needs."
+
 
 # A due date well inside the window createInvoice accepts around the gateway's today (its
 # real clock here): 30 days back to 730 ahead. tests/mutations/test_domain_rules.py tests

@@ -285,7 +285,7 @@ async def test_a_syntax_error_within_the_limit_stays_a_syntax_error(
             {
                 "message": "Syntax Error: Expected Name, found <EOF>.",
                 "locations": [{"line": 1, "column": 16}],
-                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                "extensions": {"code": "GRAPHQL_PARSE_FAILED"},
             }
         ],
     }
@@ -536,7 +536,9 @@ async def test_batching_is_off_by_default(
     )
 
     assert response.status_code == 400
-    assert response.text == "Batching is not enabled"
+    assert response.json() == {
+        "errors": [{"message": "Batching is not enabled", "extensions": {"code": "BAD_REQUEST"}}]
+    }
 
 
 async def test_a_batch_within_its_bound_runs_each_operation_under_the_limits(
@@ -571,7 +573,11 @@ async def test_a_batch_outside_its_bound_is_refused(
     )
 
     assert response.status_code == 400
-    assert response.text == "A batch holds 1 to 2 operations."
+    assert response.json() == {
+        "errors": [
+            {"message": "A batch holds 1 to 2 operations.", "extensions": {"code": "BAD_REQUEST"}}
+        ]
+    }
     await nothing_downstream(downstreams)
 
 
@@ -591,7 +597,7 @@ async def test_several_operations_without_a_name_are_an_error_and_nothing_runs(
             {
                 "message": "Must provide operation name if query contains multiple operations.",
                 "locations": [{"line": 1, "column": 1}, {"line": 1, "column": 53}],
-                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                "extensions": {"code": "OPERATION_RESOLUTION_FAILURE"},
             }
         ],
     }

@@ -39,7 +39,6 @@ from tests.e2e.mutation_helpers import (
     NOT_FOUND_MESSAGE,
     PAY_INVOICE,
     REFUND_PAYMENT,
-    SCOPE_READ_MESSAGE,
     SPECS,
     VOID_INVOICE,
     Call,
@@ -47,6 +46,7 @@ from tests.e2e.mutation_helpers import (
     Spec,
     execute,
     mutate,
+    scope_message,
     valid_input,
 )
 
@@ -297,8 +297,8 @@ async def test_a_partner_token_without_the_write_scope_is_forbidden(
     await sandbox.take()
     # when
     payload = await mutate(gateway, spec, token, valid_input(spec, "scope-1"))
-    # then
-    assert payload == spec.failed("FORBIDDEN", FORBIDDEN_MESSAGE, "input", spec.id_field)
+    # then the refusal names the scope
+    assert payload == spec.failed("FORBIDDEN", scope_message(needed), "input", spec.id_field)
     assert await sandbox.take_posts() == []
     # and with the scope added, the same key runs anew
     granted = token_for([(GB_BUSINESS_ID, Role.OWNER)], subject=SUBJECT, scopes=[*scopes, needed])
@@ -362,10 +362,10 @@ async def test_without_the_read_scope_the_write_happens_but_its_objects_are_not_
     assert by_path(answer.body["errors"]) == by_path(
         [
             {
-                "message": SCOPE_READ_MESSAGE,
+                "message": scope_message(READ_SCOPE_OF[name]),
                 "locations": [at(document, f"{name} {{ id }}")],
                 "path": [spec.name, name],
-                "extensions": {"code": "FORBIDDEN"},
+                "extensions": {"code": "FORBIDDEN", "requiredScope": READ_SCOPE_OF[name]},
             }
             for name in spec.objects
         ]
@@ -438,9 +438,9 @@ async def test_a_replay_is_authorized_again_as_of_now(
     unscoped = token_for([(GB_BUSINESS_ID, Role.OWNER)], subject=SUBJECT, scopes=list(READ_SCOPES))
     partner = await mutate(gateway, spec, unscoped, valid_input(spec, "demoted"))
     # then both are refused like a first request, and nothing was sent
-    refused = spec.failed("FORBIDDEN", FORBIDDEN_MESSAGE, "input", spec.id_field)
-    assert demoted == refused
-    assert partner == refused
+    needed = CONTRACT_WRITE_SCOPE[spec.name]
+    assert demoted == spec.failed("FORBIDDEN", FORBIDDEN_MESSAGE, "input", spec.id_field)
+    assert partner == spec.failed("FORBIDDEN", scope_message(needed), "input", spec.id_field)
     assert await sandbox.take_posts() == []
     # and the owner still gets the stored result
     again = await mutate(gateway, spec, owner, valid_input(spec, "demoted"))

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from app.auth.principal import Role
+from app.http.sdl import entity_tag, published_sdl
 from app.schema.build import build_schema
 from sandbox.seed import GB_BUSINESS_ID
 from tests.e2e.conftest import GatewayFactory, TokenFactory
@@ -23,6 +24,7 @@ from tests.e2e.doc_examples import (
     mismatches,
     parse_curl,
     read_guide,
+    text_mismatches,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -44,7 +46,8 @@ def variables(token_for: TokenFactory) -> dict[str, str]:
         name: token_for([(GB_BUSINESS_ID, role)], subject=subject, scopes=scopes)
         for name, (subject, role, scopes) in DEMO_PEOPLE.items()
     }
-    return {"GATEWAY": GATEWAY, **tokens}
+    # What `curl -sSI $GATEWAY/graphql/schema.graphql` shows as the SDL's ETag.
+    return {"GATEWAY": GATEWAY, "SDL_ETAG": entity_tag(published_sdl()), **tokens}
 
 
 def guide_examples(variables: dict[str, str]) -> list[Example]:
@@ -62,8 +65,11 @@ async def test_every_example_answers_as_documented(
         response = await gateway.request(
             request.method, request.path, headers=request.headers, content=request.body
         )
-        actual: Any = response.json()
-        found = mismatches(example.expected, actual)
+        actual: Any = response.text if example.text else response.json()
+        if example.text:
+            found = text_mismatches(example.expected, actual)
+        else:
+            found = mismatches(example.expected, actual)
         if response.status_code != example.status:
             found.insert(0, f"status {response.status_code}, documented {example.status}")
         if found:
@@ -210,3 +216,31 @@ def test_the_code_census_finds_the_codes_it_should() -> None:
         "RATE_LIMITED",
         "INTERNAL_SERVER_ERROR",
     } <= emitted_codes()
+
+
+@pytest.mark.parametrize(
+    ("documented", "actual", "expected"),
+    [
+        ("", "", []),
+        ("a\nb\n", "a\nb\n", []),
+        ("a\n...\nz\n", "a\nb\nc\nz\n", []),
+        ("a\n...\nz\n", "a\nz\n", []),
+        ("a\n...\n", "a\nb", []),
+        ("", "x\n", ["documented text '', got 'x\\n'"]),
+        ("a\nz\n", "a\nb\nz\n", ["documented text 'a\\nz\\n', got 'a\\nb\\nz\\n'"]),
+        ("a.c\n", "abc\n", ["documented text 'a.c\\n', got 'abc\\n'"]),
+    ],
+)
+def test_text_answers_are_compared_line_by_line(
+    documented: str, actual: str, expected: list[str]
+) -> None:
+    assert text_mismatches(documented, actual) == expected
+
+
+def test_a_text_answer_is_documented_as_text() -> None:
+    [example] = examples(
+        '```sh example\ncurl -sS "$GATEWAY/x"\n```\n\n```text expect status=304\n```\n',
+        {"GATEWAY": GATEWAY},
+    )
+
+    assert (example.status, example.expected, example.text) == (304, "", True)

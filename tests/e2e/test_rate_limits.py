@@ -35,7 +35,7 @@ from tests.e2e.rate_limit_helpers import (
     rate_limited,
 )
 from tests.e2e.test_dashboard import DASHBOARD as DASHBOARD_QUERY
-from tests.e2e.test_viewer_and_auth import UNAUTHENTICATED
+from tests.e2e.test_viewer_and_auth import INVALID_TOKEN
 
 
 @pytest.fixture
@@ -45,6 +45,10 @@ def owner(token_for: TokenFactory) -> str:
 
 async def business(gateway: httpx.AsyncClient, token: str) -> httpx.Response:
     return await graphql(gateway, BUSINESS_QUERY, token, BUSINESS_VARIABLES)
+
+
+def bad_request(message: str) -> dict[str, object]:
+    return {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
 
 
 def assert_rate_limited(response: httpx.Response, seconds: int) -> None:
@@ -141,8 +145,14 @@ async def test_malformed_and_invalid_requests_are_charged_too(
     invalid = await graphql(gateway, "{ viewer { nope } }", token)
     refused = await graphql(gateway, VIEWER_QUERY, token)
 
-    assert (not_json.status_code, not_json.text) == (400, "Unable to parse request body as JSON")
-    assert (no_query.status_code, no_query.text) == (400, "No GraphQL query found in the request")
+    assert (not_json.status_code, not_json.json()) == (
+        400,
+        bad_request("The request body is not valid JSON."),
+    )
+    assert (no_query.status_code, no_query.json()) == (
+        400,
+        bad_request("No GraphQL query found in the request"),
+    )
     assert invalid.json()["errors"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
     assert_rate_limited(refused, 100)
     assert await downstream_calls(downstreams) == []
@@ -159,8 +169,8 @@ async def test_a_body_that_is_not_utf8_is_charged_too(
     bad.append(await gateway.post("/graphql", content=b'{"query": "\xff"}', headers=headers))
     refused = await graphql(gateway, VIEWER_QUERY, token)
 
-    assert [(r.status_code, r.text) for r in bad] == [
-        (400, "The request body is not valid UTF-8.")
+    assert [(r.status_code, r.json()) for r in bad] == [
+        (400, bad_request("The request body is not valid UTF-8."))
     ] * 2
     assert_rate_limited(refused, 100)
     assert await downstream_calls(downstreams) == []
@@ -239,7 +249,7 @@ async def test_failed_authentication_spends_the_address_budget_and_a_valid_token
     colleague = await graphql(gateway, VIEWER_QUERY, token_for(subject="colleague"))
 
     # then the bad tokens are refused, and the valid one is served
-    assert [(r.status_code, r.json()) for r in guesses] == [(401, UNAUTHENTICATED)] * 2
+    assert [(r.status_code, r.json()) for r in guesses] == [(401, INVALID_TOKEN)] * 2
     assert_rate_limited(blocked_guess, 4)
     assert_rate_limited(blocked_missing, 4)
     assert colleague.status_code == 200

@@ -23,7 +23,6 @@ from sandbox.seed import (
     GB_CUSTOMER_ID,
     GB_OPEN_INVOICE_ID,
     IN_BUSINESS_ID,
-    PARTIAL_REFUND_ID,
     PAYMENTS,
     PENDING_PAYMENT_ID,
     SUCCEEDED_PAYMENT_ID,
@@ -32,16 +31,14 @@ from tests.e2e.conftest import Downstreams, TokenFactory
 from tests.e2e.matrix_helpers import (
     FIELD_FORBIDDEN_MESSAGE,
     JSON,
-    SCOPE_FORBIDDEN_MESSAGE,
     Answer,
-    Call,
     Calls,
     at,
     by_path,
     error,
-    not_found,
     run,
 )
+from tests.e2e.scope_table import PROBES
 
 # -- the contract, written down independently ---------------------------------------
 
@@ -209,127 +206,7 @@ async def test_a_viewer_is_refused_each_closed_field_once_and_keeps_the_rest(
     assert [c for c in await calls.take() if c.path == "/v1/balances"] == []
 
 
-# -- partner scopes ---------------------------------------------------------------------
-
-READ_SCOPES = ["businesses:read", "customers:read", "invoices:read", "payments:read"]
-WRITE_SCOPES = ["customers:write", "invoices:write", "payments:write"]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One read that needs exactly one scope, and its whole answer when refused."""
-
-    name: str
-    document: str
-    scope: str
-    # Where the value read is, when allowed (must be non-null).
-    value_path: tuple[str, ...]
-    denied: JSON
-    # Downstream paths that must not be called when refused.
-    not_fetched: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _doc(root: str, root_id: str, selection: str) -> str:
-    return f'{{ {root}(id: "{root_id}") {{ id {selection} }} }}'
-
-
-def _field_denied(root: str, field: str, document: str, *, nullable: bool) -> JSON:
-    return {
-        "data": {root: {"id": GB.id, field: None} if nullable else None},
-        "errors": [error("FORBIDDEN", FIELD_FORBIDDEN_MESSAGE, [root, field], at(document, field))],
-    }
-
-
-def _scope_denied(path: list[str | int], data: JSON, document: str) -> JSON:
-    needle = f"{path[-1]}(" if len(path) == 1 else str(path[-1])
-    return {
-        "data": data,
-        "errors": [error("FORBIDDEN", SCOPE_FORBIDDEN_MESSAGE, path, at(document, needle))],
-    }
-
-
-_NAME = _doc("business", GB.id, "name")
-_VAT = _doc("business", GB.id, "vatNumber")
-_BALANCE = _doc("business", GB.id, "balance { available { amount } }")
-_CUSTOMER = _doc("customer", GB_CUSTOMER.id, "name")
-_INVOICE = _doc("invoice", GB_OPEN_INVOICE_ID, "number")
-_PAYMENT = _doc("payment", CARD_PAYMENT.id, "status")
-_REFUND_NODE = _doc("node", PARTIAL_REFUND_ID, "")
-_PAYMENT_NODE = _doc("node", CARD_PAYMENT.id, "")
-_CUSTOMERS = _doc("business", GB.id, "customers(first: 1) { edges { node { id } } }")
-_INVOICES = _doc("business", GB.id, "invoices(first: 1) { edges { node { id } } }")
-_PAYMENTS = _doc("business", GB.id, "payments(first: 1) { edges { node { id } } }")
-
-PROBES = [
-    Probe("Business.name", _NAME, "businesses:read", ("business", "name"),
-          _field_denied("business", "name", _NAME, nullable=False), ()),
-    Probe("Business.vatNumber", _VAT, "businesses:read", ("business", "vatNumber"),
-          _field_denied("business", "vatNumber", _VAT, nullable=True), ()),
-    Probe("Business.balance", _BALANCE, "payments:read", ("business", "balance"),
-          _field_denied("business", "balance", _BALANCE, nullable=True), ("/v1/balances",)),
-    Probe("customer(id)", _CUSTOMER, "customers:read", ("customer", "name"),
-          _scope_denied(["customer"], {"customer": None}, _CUSTOMER), ("/v1/customers",)),
-    Probe("Business.customers", _CUSTOMERS, "customers:read", ("business", "customers"),
-          _scope_denied(["business", "customers"], {"business": None}, _CUSTOMERS),
-          ("/v1/customers",)),
-    Probe("invoice(id)", _INVOICE, "invoices:read", ("invoice", "number"),
-          _scope_denied(["invoice"], {"invoice": None}, _INVOICE), ("/v1/invoices",)),
-    Probe("Business.invoices", _INVOICES, "invoices:read", ("business", "invoices"),
-          _scope_denied(["business", "invoices"], {"business": None}, _INVOICES),
-          ("/v1/invoices",)),
-    Probe("payment(id)", _PAYMENT, "payments:read", ("payment", "status"),
-          _scope_denied(["payment"], {"payment": None}, _PAYMENT), ("/v1/payments",)),
-    Probe("Business.payments", _PAYMENTS, "payments:read", ("business", "payments"),
-          _scope_denied(["business", "payments"], {"business": None}, _PAYMENTS),
-          ("/v1/payments",)),
-    # node(id) of a type the token may not read: NOT_FOUND, decided without a call.
-    Probe("node(re_)", _REFUND_NODE, "payments:read", ("node", "id"),
-          {"data": {"node": None}, "errors": [not_found(["node"], at(_REFUND_NODE, "node("))]},
-          ("/v1/refunds",)),
-    Probe("node(pay_)", _PAYMENT_NODE, "payments:read", ("node", "id"),
-          {"data": {"node": None}, "errors": [not_found(["node"], at(_PAYMENT_NODE, "node("))]},
-          ("/v1/payments",)),
-]  # fmt: skip
-
-
-def _dig(body: JSON, path: tuple[str, ...]) -> Any:
-    value: Any = body["data"]
-    for key in path:
-        value = value[key]
-    return value
-
-
-SCOPE_SETS = [[scope] for scope in READ_SCOPES] + [WRITE_SCOPES, []]
-
-
-@pytest.mark.parametrize("scopes", SCOPE_SETS, ids=lambda s: " ".join(s) or "empty")
-@pytest.mark.parametrize("probe", PROBES, ids=str)
-async def test_a_partner_token_reads_exactly_what_its_scopes_name(
-    gateway: httpx.AsyncClient,
-    token_for: TokenFactory,
-    downstreams: Downstreams,
-    probe: Probe,
-    scopes: list[str],
-) -> None:
-    # Given a partner token of the GB owner with these scopes (the owner may read all)
-    token = token_for([(GB_BUSINESS_ID, Role.OWNER)], scopes=scopes)
-    calls = Calls(downstreams)
-
-    # When it makes a read that needs one scope
-    answer = await run(gateway, probe.document, token)
-    made: list[Call] = await calls.take()
-
-    # Then it reads the value if it holds that scope; else the whole refusal, unfetched
-    assert answer.status == 200
-    if probe.scope in scopes:
-        assert "errors" not in answer.body
-        assert _dig(answer.body, probe.value_path) is not None
-    else:
-        assert answer.body == probe.denied
-        assert [c for c in made if c.path in probe.not_fetched] == []
+# -- partner scopes (every path, every scope set: tests/e2e/test_partner_scopes.py) --------
 
 
 @pytest.mark.parametrize("role", sorted(STAFF), ids=str)
@@ -339,41 +216,11 @@ async def test_a_first_party_token_reads_everything_its_role_allows(
     # Given a token without a scope claim, of a role that may read every field
     token = token_for([(GB_BUSINESS_ID, role)])
 
-    # When it reads every probe at once
-    for probe in PROBES:
-        answer = await run(gateway, probe.document, token)
+    # When it makes every read of the scope table
+    answers = {p.name: (await run(gateway, p.document, token)).body for p in PROBES}
 
-        # Then nothing is refused
-        assert answer.status == 200
-        assert "errors" not in answer.body, probe.name
-        assert _dig(answer.body, probe.value_path) is not None
-
-
-INVOICE_EDGES = [
-    ("customer", "customer { id name }"),
-    ("payments", "payments { id status }"),
-]
-
-
-@pytest.mark.parametrize(("edge", "selection"), INVOICE_EDGES)
-async def test_invoices_read_alone_does_not_open_an_invoices_customer_or_payments(
-    gateway: httpx.AsyncClient,
-    token_for: TokenFactory,
-    downstreams: Downstreams,
-    edge: str,
-    selection: str,
-) -> None:
-    # Given a partner token with only invoices:read
-    token = token_for([(GB_BUSINESS_ID, Role.OWNER)], scopes=["invoices:read"])
-    document = _doc("invoice", GB_OPEN_INVOICE_ID, selection)
-    calls = Calls(downstreams)
-
-    # When it follows the invoice's edge to another type
-    answer = await run(gateway, document, token)
-
-    # Then FORBIDDEN at the edge (the required child nulls the invoice), nothing fetched
-    assert answer == Answer(200, _scope_denied(["invoice", edge], {"invoice": None}, document))
-    assert [c.path for c in await calls.take()] == ["/v1/invoices"]
+    # Then nothing is refused: each answer is the one with every scope held
+    assert answers == {p.name: p.expected(None)[0] for p in PROBES}
 
 
 async def test_invoices_read_alone_reads_invoices_by_id_and_through_the_business(
@@ -397,22 +244,6 @@ async def test_invoices_read_alone_reads_invoices_by_id_and_through_the_business
     assert data["business"]["viewerRole"] == "OWNER"
 
 
-async def test_nodes_with_a_partner_token_nulls_types_outside_its_scopes_without_a_call(
-    gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
-) -> None:
-    token = token_for([(GB_BUSINESS_ID, Role.OWNER)], scopes=["invoices:read"])
-    ids = [CARD_PAYMENT.id, GB_CUSTOMER.id, GB_OPEN_INVOICE_ID, PARTIAL_REFUND_ID]
-    calls = Calls(downstreams)
-
-    answer = await run(gateway, "query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }", token,
-                       {"ids": ids})  # fmt: skip
-
-    assert answer == Answer(
-        200, {"data": {"nodes": [None, None, {"id": GB_OPEN_INVOICE_ID}, None]}}
-    )
-    assert [c.path for c in await calls.take()] == ["/v1/invoices"]
-
-
 async def test_an_empty_scope_claim_reads_no_object_data(
     gateway: httpx.AsyncClient, token_for: TokenFactory, downstreams: Downstreams
 ) -> None:
@@ -420,13 +251,12 @@ async def test_an_empty_scope_claim_reads_no_object_data(
     token = token_for([(GB_BUSINESS_ID, Role.OWNER)], scopes=[])
     calls = Calls(downstreams)
 
-    # When it reads every field of every type
-    for probe in PROBES:
-        answer = await run(gateway, probe.document, token)
+    # When it makes every read of the scope table
+    answers = {p.name: (await run(gateway, p.document, token)).body for p in PROBES}
 
-        # Then every read is refused
-        assert answer.body == probe.denied, probe.name
-
+    # Then every read is refused at its first step
+    assert answers == {p.name: p.expected([])[0] for p in PROBES}
+    assert all("errors" in body for body in answers.values())
     # and nothing but the business (whose id is in the token) is ever fetched
     assert {c.path for c in await calls.take()} <= {"/v1/businesses"}
 

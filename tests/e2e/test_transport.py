@@ -254,7 +254,7 @@ async def test_a_trailing_slash_is_not_redirected_to_a_host_the_caller_chose(
             "`extensions` must be an object or null.",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "The request body is nested too deeply."),
-        (b"{not json", "Unable to parse request body as JSON"),
+        (b"{not json", "The request body is not valid JSON."),
         (b'{"query": "{ viewer { id } }\xff"}', "The request body is not valid UTF-8."),
         (b'{"query": "\xed\xa0\x80"}', "The request body is not valid UTF-8."),
     ],
@@ -283,7 +283,8 @@ async def test_a_malformed_body_is_400(
     )
 
     assert response.status_code == 400
-    assert response.text == reason
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == error_body("BAD_REQUEST", reason)
 
 
 async def test_a_malformed_batch_item_is_400(
@@ -298,7 +299,7 @@ async def test_a_malformed_batch_item_is_400(
     )
 
     assert response.status_code == 400
-    assert response.text == "A GraphQL request is a JSON object."
+    assert response.json() == error_body("BAD_REQUEST", "A GraphQL request is a JSON object.")
 
 
 # -- CORS from the CORS_ORIGINS allow-list only -----------------------------------------------

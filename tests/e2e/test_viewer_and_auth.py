@@ -10,14 +10,14 @@ from sandbox.seed import DEMO_BUSINESS_IDS
 from tests.e2e.conftest import Downstreams, GatewayFactory, TokenFactory, graphql
 
 VIEWER_QUERY = "{ viewer { id memberships { role business { id name country defaultCurrency } } } }"
-UNAUTHENTICATED = {
-    "errors": [
-        {
-            "message": "Authentication required: missing or invalid access token.",
-            "extensions": {"code": "UNAUTHENTICATED"},
-        }
-    ]
-}
+
+
+def unauthenticated(message: str) -> dict[str, object]:
+    return {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+
+
+# What production says of any token that does not verify (app/http/unauthenticated.py).
+INVALID_TOKEN = unauthenticated("The access token is invalid; get a new one.")
 
 
 async def test_a_valid_token_reads_the_viewer_and_their_businesses(
@@ -72,8 +72,11 @@ async def test_no_token_is_401_with_one_unauthenticated_error_and_nothing_runs(
     response = await graphql(gateway, VIEWER_QUERY, token=None)
 
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
-    assert response.json() == UNAUTHENTICATED
+    # RFC 6750 3: no error code when no credentials were sent.
+    assert response.headers["www-authenticate"] == 'Bearer realm="gateway"'
+    assert response.json() == unauthenticated(
+        "Authentication required: send Authorization: Bearer <token>."
+    )
     assert await downstreams.calls("invoicing") == []
 
 
@@ -81,7 +84,11 @@ async def test_an_invalid_token_is_401(gateway: httpx.AsyncClient) -> None:
     response = await graphql(gateway, VIEWER_QUERY, token="not.a.jwt")
 
     assert response.status_code == 401
-    assert response.json() == UNAUTHENTICATED
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="gateway", error="invalid_token", '
+        'error_description="The access token is invalid; get a new one."'
+    )
+    assert response.json() == INVALID_TOKEN
 
 
 async def test_a_token_in_the_query_string_is_not_accepted(
@@ -152,6 +159,9 @@ async def test_graphiql_is_off_in_production(gateway: httpx.AsyncClient) -> None
     response = await gateway.get("/graphql", headers={"Accept": "text/html"})
 
     assert response.status_code == 404
+    assert response.json() == {
+        "errors": [{"message": "No page is served here.", "extensions": {"code": "NOT_FOUND"}}]
+    }
 
 
 async def test_graphiql_is_served_in_development(

@@ -12,6 +12,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.schema.build import build_schema
 from app.schema.executor import LeanExecutor
+from app.schema.visibility import ScopedIntrospection
 
 VIEWER = "{ viewer { id } }"
 
@@ -42,7 +43,10 @@ def test_the_default_schema_runs_on_the_lean_executor() -> None:
 def test_without_the_lean_executor_the_schema_runs_on_graphql_cores_execute_field() -> None:
     schema = build_schema(lean_executor=False)
 
-    assert schema.execution_context_class is StrawberryGraphQLCoreExecutionContext
+    # Strawberry's own execution context, answering introspection by the token's scopes
+    # (app/schema/visibility.py) but running every field through graphql-core.
+    assert schema.execution_context_class is ScopedIntrospection
+    assert issubclass(ScopedIntrospection, StrawberryGraphQLCoreExecutionContext)
     assert schema.execution_context_class.execute_field is Executor.execute_field
 
 

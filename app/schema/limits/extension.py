@@ -118,6 +118,7 @@ def operation_selection_errors(
             GraphQLError(
                 "Must provide operation name if query contains multiple operations.",
                 nodes=operations,
+                extensions={"code": "OPERATION_RESOLUTION_FAILURE"},
             )
         ]
     return []

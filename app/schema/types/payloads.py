@@ -210,9 +210,7 @@ class CreateCustomerPayload:
     user_errors: list[UserError] = _errors_field()
     replayed: bool = _replayed_field()
 
-    @resolved(
-        "The new customer; null on failure.", extensions=[Owned("Customer", missing_is_error=False)]
-    )
+    @resolved("The new customer; null on failure.", extensions=[Owned.in_payload("Customer")])
     async def customer(self, info: Info) -> Customer | None:
         return Customer.of(self.record) if self.record else None
 
@@ -225,7 +223,7 @@ class CreateInvoicePayload:
 
     @resolved(
         "The new draft invoice; null on failure.",
-        extensions=[Owned("Invoice", missing_is_error=False)],
+        extensions=[Owned.in_payload("Invoice")],
     )
     async def invoice(self, info: Info) -> Invoice | None:
         return Invoice.of(self.record, info.context.reads.today()) if self.record else None
@@ -239,7 +237,7 @@ class FinalizeInvoicePayload:
 
     @resolved(
         "The invoice, now open; null on failure.",
-        extensions=[Owned("Invoice", missing_is_error=False)],
+        extensions=[Owned.in_payload("Invoice")],
     )
     async def invoice(self, info: Info) -> Invoice | None:
         return Invoice.of(self.record, info.context.reads.today()) if self.record else None
@@ -253,7 +251,7 @@ class VoidInvoicePayload:
 
     @resolved(
         "The invoice, now void; null on failure.",
-        extensions=[Owned("Invoice", missing_is_error=False)],
+        extensions=[Owned.in_payload("Invoice")],
     )
     async def invoice(self, info: Info) -> Invoice | None:
         return Invoice.of(self.record, info.context.reads.today()) if self.record else None
@@ -268,7 +266,7 @@ class PayInvoicePayload:
 
     @resolved(
         "The payment, whatever its outcome (succeeded, pending, or failed when declined).",
-        extensions=[Owned("Payment", missing_is_error=False)],
+        extensions=[Owned.in_payload("Payment")],
     )
     async def payment(self, info: Info) -> Payment | None:
         return Payment.of(self.payment_record) if self.payment_record else None
@@ -285,7 +283,7 @@ class PayInvoicePayload:
                 "invoice cannot be read now shows none, never a stored copy that may be stale.",
             ]
         ),
-        extensions=[Owned("Invoice", missing_is_error=False)],
+        extensions=[Owned.in_payload("Invoice")],
     )
     async def invoice(self, info: Info) -> Invoice | None:
         record = self.invoice_record
@@ -299,12 +297,10 @@ class RefundPaymentPayload:
     user_errors: list[UserError] = _errors_field()
     replayed: bool = _replayed_field()
 
-    @resolved("The refund; null on failure.", extensions=[Owned("Refund", missing_is_error=False)])
+    @resolved("The refund; null on failure.", extensions=[Owned.in_payload("Refund")])
     async def refund(self, info: Info) -> Refund | None:
         return Refund.of(self.refund_record) if self.refund_record else None
 
-    @resolved(
-        "The payment after the refund.", extensions=[Owned("Payment", missing_is_error=False)]
-    )
+    @resolved("The payment after the refund.", extensions=[Owned.in_payload("Payment")])
     async def payment(self, info: Info) -> Payment | None:
         return Payment.of(self.payment_record) if self.payment_record else None
