@@ -233,7 +233,10 @@ async def test_production_sends_nothing_until_a_usable_token_is_pasted(
     await page.wait_for_timeout(QUIET_MS)
     assert observed.graphql_posts() == []
 
-    # When an expired token is pasted, still nothing is sent, and the note says why
+    # When the headers are not JSON, or the token has expired, still nothing is sent,
+    # and the note says why
+    await set_editor_text(page, HEADERS_EDITOR, f"Authorization: Bearer {token}")
+    await expect(page.locator(NOTE)).to_contain_text("The Headers tab is not a JSON object")
     await set_editor_text(page, HEADERS_EDITOR, bearer(expired))
     await expect(page.locator(NOTE)).to_contain_text("expired")
     await page.wait_for_timeout(QUIET_MS)
