@@ -105,7 +105,9 @@ def _named(items: list[Any]) -> bool:
 
 def _json_patch(resource: Resource, operation: Resource) -> None:
     op = operation["op"]
-    parts = [part.replace("~1", "/").replace("~0", "~") for part in operation["path"][1:].split("/")]
+    parts = [
+        part.replace("~1", "/").replace("~0", "~") for part in operation["path"][1:].split("/")
+    ]
     parent: Any = resource
     try:
         for part in parts[:-1]:
