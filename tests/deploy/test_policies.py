@@ -348,8 +348,8 @@ def test_every_container_has_requests_and_limits(workload: Resource) -> None:
 
 
 def test_the_servers_memory_request_covers_the_benchs_peak_rss() -> None:
-    # bench/README.md: peak RSS per worker 223 MB under 32 connections.
-    peak_mib = 223e6 / 2**20
+    # bench/README.md: peak RSS per worker, under 32 connections.
+    peak_mib = _bench_peak_rss_mb() * 1e6 / 2**20
     resources = containers(server())[0]["resources"]
     assert _mebibytes(resources["requests"]["memory"]) >= peak_mib * 1.15
     assert _mebibytes(resources["limits"]["memory"]) >= peak_mib * 2
@@ -485,3 +485,47 @@ def test_the_migrations_job_takes_no_traffic_and_reaches_the_database_only() -> 
     assert policy["spec"]["ingress"] == []
     names = [r["to"][0]["podSelector"]["matchLabels"] for r in policy["spec"]["egress"]]
     assert names == [{"k8s-app": "kube-dns"}, {"app.kubernetes.io/name": "postgresql"}]
+
+
+# --- the bench's numbers, where the manifests and docs quote them ----------------------
+
+
+def _bench_dashboard_row() -> tuple[str, str]:
+    """README "Performance": (requests/s per worker, CPU ms per request) of scenario a."""
+    from tests.paths import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| a) dashboard"))
+    cells = [cell.strip() for cell in row.split("|")]
+    return cells[2], cells[6].split("/")[0].strip()
+
+
+def _bench_peak_rss_mb() -> int:
+    import re
+
+    from tests.paths import REPO_ROOT
+
+    bench = (REPO_ROOT / "bench" / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"Peak RSS per worker: (\d+) MB", bench)
+    assert match is not None
+    return int(match.group(1))
+
+
+def test_the_sizing_quotes_the_latest_bench() -> None:
+    # Given the bench's published figures, then the Deployment's comments and
+    # docs/operations.md quote them: a new bench run that changes them fails here until
+    # the sizing is looked at again.
+    from tests.deploy.manifests import K8S_DIR
+    from tests.paths import REPO_ROOT
+
+    per_worker, cpu_ms = _bench_dashboard_row()
+    peak = _bench_peak_rss_mb()
+    deployment = (K8S_DIR / "base" / "deployment.yaml").read_text(encoding="utf-8")
+    operations = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert f"{per_worker} dashboards/s" in deployment
+    assert f"{cpu_ms} ms of CPU" in deployment
+    assert f"peak RSS {peak} MB" in deployment
+    assert f"| a) dashboard, 50 invoices | {per_worker} | {cpu_ms} |" in operations
+    assert f"peak RSS {peak} MB" in operations
+    requested = _mebibytes(containers(server())[0]["resources"]["requests"]["memory"])
+    assert requested >= peak * 1e6 / 2**20 * 1.15
