@@ -143,6 +143,13 @@ class WatchStore:
         found = await self._select(watch.c.payment_id == payment_id)
         return found[0] if found else None
 
+    async def of_key(self, scope_digest: str, key: str) -> Watched | None:
+        """The payment a payInvoice key left pending, if any (mutationOutcome)."""
+        found = await self._select(
+            watch.c.scope_digest == scope_digest, watch.c.idempotency_key == key
+        )
+        return found[0] if found else None
+
     async def businesses(self) -> list[str]:
         async with self._engine.connect() as connection:
             rows = await connection.execute(
