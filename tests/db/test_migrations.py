@@ -31,7 +31,7 @@ def _table_names(connection: Connection) -> set[str]:
 async def test_upgrade_creates_the_tables_the_code_declares(engine: AsyncEngine) -> None:
     await migrate.upgrade(engine)
 
-    assert await migrate.current_revision(engine) == "0003"
+    assert await migrate.current_revision(engine) == "0004"
     async with engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
 
@@ -40,7 +40,7 @@ async def test_upgrade_is_safe_to_run_again(engine: AsyncEngine) -> None:
     await migrate.upgrade(engine)
     await migrate.upgrade(engine)
 
-    assert await migrate.current_revision(engine) == "0003"
+    assert await migrate.current_revision(engine) == "0004"
 
 
 async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
@@ -117,7 +117,7 @@ async def test_concurrent_upgrades_on_postgresql_take_turns(postgres_url: str) -
     engines = [create_engine(postgres_url) for _ in range(4)]
     try:
         await asyncio.gather(*(migrate.upgrade(e) for e in engines))
-        assert await migrate.current_revision(engines[0]) == "0003"
+        assert await migrate.current_revision(engines[0]) == "0004"
     finally:
         for e in engines:
             await e.dispose()
