@@ -3,6 +3,7 @@ application uvicorn serves (`app.main:app`), built from the environment on start
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -12,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -24,7 +25,7 @@ from app.http.health import Readiness, healthz
 from app.http.metrics import MetricsEndpoint
 from app.http.middleware import GRAPHQL_PATH, transport_middleware
 from app.http.refusal import refusal
-from app.http.request_id import RequestIdMiddleware
+from app.http.request_id import RequestIdMiddleware, request_id_of
 from app.http.sdl import sdl_route
 from app.levers import Levers
 from app.ratelimit.limiter import Clock
@@ -33,6 +34,8 @@ from app.telemetry.logs import configure_logging
 from app.telemetry.sentry import start_error_reporting
 from app.wiring.background import running_background
 from app.wiring.resources import ResourceHolder, Transports, open_resources, utc_today
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -90,7 +93,7 @@ def create_app(
             *(graphiql.routes() if graphiql else []),
         ],
         middleware=[Middleware(RequestIdMiddleware), *transport_middleware(settings)],
-        exception_handlers={HTTPException: _routing_refusal},
+        exception_handlers={HTTPException: _routing_refusal, Exception: _unexpected},
         lifespan=lifespan,
     )
     # No redirect from /graphql/ to /graphql: Starlette builds it from the Host header,
@@ -106,6 +109,25 @@ async def _routing_refusal(_request: Request, exc: Exception) -> Response:
         allow = (exc.headers or {}).get("Allow", "")
         return refusal(405, "METHOD_NOT_ALLOWED", "Method not allowed.", Allow=allow)
     return refusal(404, "NOT_FOUND", "Not found.")
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """The outermost boundary: an error nothing else handled is a JSON 500 naming the
+    request, never a stack trace. (Starlette then re-raises it for the server's log.)"""
+    request_id = request_id_of(request.scope)
+    logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"Internal error. Reference: {request_id}",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+            ]
+        },
+        status_code=500,
+        headers={"X-Request-Id": request_id},
+    )
 
 
 class _AppFromEnvironment:

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.requests import Request
+from starlette.responses import Response
 
 from app.http.unauthenticated import explain
+from app.main import create_app
 from sandbox.devkeys import mint_token
 from tests.e2e.conftest import (
     AUDIENCE,
@@ -20,6 +23,7 @@ from tests.e2e.conftest import (
     Downstreams,
     GatewayFactory,
     TokenFactory,
+    gateway_settings,
     graphql,
 )
 
@@ -267,3 +271,33 @@ def test_development_says_more_than_production_for_every_check() -> None:
 
     assert all(explain(r, exact=True) != explain(r, exact=False) for r in checks)
     assert explain("something_new", exact=True) == explain("something_new", exact=False)
+
+
+async def test_an_unhandled_error_is_a_json_500_naming_the_request(
+    downstreams: Downstreams,
+) -> None:
+    # given a gateway with a route that fails in a way nobody planned for
+    async def explode(_request: Request) -> Response:
+        raise RuntimeError("secret internals")
+
+    app = create_app(
+        gateway_settings("sqlite+aiosqlite:///:memory:"), transports=downstreams.transports()
+    )
+    app.add_route("/explode", explode)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        # when it is called
+        response = await client.get("/explode", headers={"X-Request-Id": "req-boom-0001"})
+
+    # then a JSON 500 with the request's id, and nothing of the error
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal error. Reference: req-boom-0001",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-boom-0001"},
+            }
+        ]
+    }
+    assert "secret" not in response.text

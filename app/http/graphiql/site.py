@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from app.core.settings import Settings
+from app.http.etags import none_match
 from app.http.graphiql.examples import DASHBOARD_QUERY
 
 ASSET_PREFIX = "/graphiql/assets"
@@ -140,7 +141,7 @@ class GraphiQLSite:
             "X-Content-Type-Options": "nosniff",
             "Cross-Origin-Resource-Policy": "same-origin",
         }
-        if request.headers.get("if-none-match") == headers["ETag"]:
+        if none_match(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         body = asset.body
         if "gzip" in request.headers.get("accept-encoding", ""):
