@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -107,7 +107,7 @@ def refund_event(refund: models.Refund) -> NewEvent:
     )
 
 
-def is_paid(invoice: models.Invoice | None) -> bool:
+def is_paid(invoice: models.Invoice | None) -> TypeGuard[models.Invoice]:
     return invoice is not None and invoice.status == "paid" and invoice.amount_due == 0
 
 
@@ -156,14 +156,11 @@ def _of_payment(
     if refund is not None and refund.status == "succeeded":
         found.append(refund_event(refund))
     if succeeded and payment.status == "succeeded" and is_paid(invoice):
-        assert invoice is not None  # noqa: S101 - is_paid checked it
         found.append(invoice_event(EventType.INVOICE_PAID, invoice))
     return found
 
 
-def _of(
-    objects: Mapping[str, models.ContractModel], name: str, kind: type[T]
-) -> T | None:
+def _of(objects: Mapping[str, models.ContractModel], name: str, kind: type[T]) -> T | None:
     found = objects.get(name)
     return found if isinstance(found, kind) else None
 
