@@ -17,6 +17,8 @@ a failure backs the row off exponentially.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,8 +36,9 @@ from app.events.envelope import Event, EventType
 # than a publish with its confirm may take (the publisher's own timeout is shorter).
 DEFAULT_HOLD = timedelta(seconds=15)
 MAX_BACKOFF = timedelta(minutes=1)
-# Concurrent recorders for one subject each lose at most once per rival.
-_MAX_TRIES = 20
+# A recorder loses a round to each rival that commits first; in the gateway two at most
+# meet on one subject (a saga's end and a settler), but a burst must not fail a change.
+_MAX_TRIES = 100
 
 
 def _now() -> datetime:
@@ -87,6 +90,8 @@ async def record(
             # Another transaction took this number for the subject meanwhile.
             if attempt + 1 == _MAX_TRIES:
                 raise
+            # A little jitter so that a crowd of losers does not collide again in step.
+            await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311 - not security
             continue
         return Event(
             id=event_id,

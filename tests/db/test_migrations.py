@@ -54,7 +54,13 @@ async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
     await migrate.upgrade(engine)
     async with engine.connect() as connection:
         tables = await connection.run_sync(_table_names)
-    assert {"idempotency_keys", "outbox", "payment_locks", "payment_watch"} <= tables
+    assert {
+        "idempotency_keys",
+        "outbox",
+        "payment_locks",
+        "payment_watch",
+        "domain_events",
+    } <= tables
 
 
 async def test_the_primary_key_makes_an_idempotency_claim_atomic(engine: AsyncEngine) -> None:
@@ -136,7 +142,7 @@ def test_the_migrate_command_creates_and_reports_the_schema(sqlite_url: str) -> 
             check=False,
         )
         assert completed.returncode == 0, completed.stderr
-        assert completed.stdout.strip() == "database schema at revision 0003"
+        assert completed.stdout.strip() == "database schema at revision 0004"
 
 
 def test_the_migrate_command_names_a_bad_setting() -> None:
