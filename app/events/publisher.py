@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -32,6 +33,17 @@ CONTENT_TYPE = "application/cloudevents+json"
 # A batch not confirmed within this is treated as failed (and published again later).
 CONFIRM_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class _QuietReconnects(logging.Filter):
+    """aiormq logs an ERROR for every connection that fails; the relay retries every few
+    seconds through an outage and logs the outage itself, once (app/events/relay.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error when creating transport")
+
+
+logging.getLogger("aiormq.connection").addFilter(_QuietReconnects())
 
 
 class Publisher(Protocol):
