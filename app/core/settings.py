@@ -321,7 +321,7 @@ class Settings(BaseSettings):
             # The broker's credentials and every event (business ids, amounts) must not
             # cross a network in clear text.
             parts = urlsplit(self.amqp_url)
-            if parts.scheme == "amqp" and not is_loopback_host(parts.hostname):
+            if parts.scheme == "amqp" and parts.hostname and not is_loopback_host(parts.hostname):
                 problems.append("AMQP_URL: must be amqps:// in production (or loopback)")
         sandboxes = {
             "invoicing_url": SANDBOX_INVOICING_URL,

@@ -29,7 +29,8 @@ logger = logging.getLogger("gateway.events")
 
 BATCH = 100
 MAX_IDLE_BACKOFF_SECONDS = 30.0
-# The backlog's count and age are read this often, not every round.
+# The backlog's count and age are read this often when idle (and after every round that
+# published or failed, so that the gauges follow what the relay did).
 BACKLOG_EVERY_SECONDS = 10.0
 
 
@@ -118,7 +119,8 @@ class EventRelay:
                 published = 0
                 try:
                     published = await self.run_once()
-                    if loop.time() >= self._backlog_due:
+                    # Fresh after any activity; otherwise every BACKLOG_EVERY_SECONDS.
+                    if published or self._failures_in_a_row or loop.time() >= self._backlog_due:
                         self._backlog_due = loop.time() + BACKLOG_EVERY_SECONDS
                         await self.report_backlog()
                 except Exception:  # noqa: BLE001 - background boundary: a database blip must not stop publishing for good
