@@ -25,6 +25,7 @@ from tests.e2e.mutation_helpers import (
 )
 from tests.mutations.conftest import World, WorldFactory
 from tests.mutations.helpers import codes, eventually, major, pay, watch_rows
+from tests.mutations.test_recovery import void_after_charge
 
 FAST_SETTLEMENT = {
     "settlement_poll_seconds": 0.05,
@@ -270,3 +271,30 @@ async def test_a_transfer_that_fails_writes_payment_failed(world_factory: WorldF
         ("payment.pending", payment_id, 1),
         ("payment.failed", payment_id, 2),
     ]
+
+
+async def test_a_compensated_payment_writes_succeeded_then_its_refund(
+    world_factory: WorldFactory,
+) -> None:
+    # Given an invoice voided (on the invoicing service directly) right after the charge
+    world = await world_factory(wrap=void_after_charge)
+
+    # When it is paid: the recording is refused and the charge refunded in full
+    payload = await pay(world.client, world.token, "p-voided", GB_OPEN_INVOICE_ID)
+    assert codes(payload) == ["INVALID_STATE"]
+    payment_id = payload["payment"]["id"]
+    (refund,) = await world.payments.refunds_for(payment_id)
+
+    # Then the payment succeeded and its refund succeeded, and the void (not the
+    # gateway's) and the unpaid invoice write nothing
+    events = await recorded(world.engine)
+    assert [(k, s, n) for k, s, n, _ in events] == [
+        ("payment.succeeded", payment_id, 1),
+        ("refund.succeeded", refund["id"], 1),
+    ]
+    assert events[1][3] == {
+        "id": refund["id"],
+        "status": "succeeded",
+        "payment_id": payment_id,
+        "amount": gbp(refund["amount"]),
+    }
