@@ -106,12 +106,15 @@ class PrivateNode:
         os.kill(self._pid(), signal.SIGCONT)
 
     def stop(self) -> None:
+        """Stops the node and removes its data directory."""
         try:
             self.thaw()
             self._ctl("stop", str(self.base / "pid"))
         except (OSError, subprocess.SubprocessError, ValueError):
             with contextlib.suppress(OSError, ValueError):
                 os.kill(self._pid(), signal.SIGKILL)
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 def private_node() -> PrivateNode:

@@ -65,7 +65,7 @@ async def test_the_recorded_event_is_the_envelope_read_back(migrated: AsyncEngin
         )
 
     # When a relay claims it
-    (claimed,) = await EventStore(migrated, clock=lambda: NOW).claim()
+    (claimed,) = await EventStore(migrated).claim()
 
     # Then it is the same event, id and time included
     assert claimed.event == recorded
