@@ -298,3 +298,32 @@ async def test_a_compensated_payment_writes_succeeded_then_its_refund(
         "payment_id": payment_id,
         "amount": gbp(refund["amount"]),
     }
+
+
+async def test_a_settled_transfer_its_invoice_refuses_is_refunded_with_an_event(
+    world_factory: WorldFactory,
+) -> None:
+    # Given a pending transfer, and its invoice voided meanwhile (on the service directly)
+    world = await world_factory(**FAST_SETTLEMENT)
+    payload = await pay(
+        world.client, world.token, "t-3", GB_OPEN_INVOICE_ID, method="pm_bank_transfer"
+    )
+    payment_id = payload["payment"]["id"]
+    voided = await world.invoicing.write(f"/v1/invoices/{GB_OPEN_INVOICE_ID}/void")
+    assert voided.status_code == 200, voided.text
+
+    # When the transfer settles: the invoice refuses it, the settler refunds it
+    await world.payments.settle(payment_id, "succeeded")
+
+    async def done() -> bool:
+        return all(row.state == "done" for row in await watch_rows(world.engine))
+
+    await eventually(done, within=15, what="the transfer to be refunded")
+
+    # Then pending, succeeded, and the refund; the invoice is not paid
+    (refund,) = await world.payments.refunds_for(payment_id)
+    assert [(k, s, n) for k, s, n, _ in await recorded(world.engine)] == [
+        ("payment.pending", payment_id, 1),
+        ("payment.succeeded", payment_id, 2),
+        ("refund.succeeded", refund["id"], 1),
+    ]
