@@ -27,6 +27,7 @@ from app.downstream.errors import (
 )
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsWrites
+from app.events import emission
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
@@ -384,6 +385,13 @@ class MutationService:
                 return outcome
             async with self._store.transaction() as connection:
                 await self._store.complete(connection, lease, outcome.to_result())
+                # The events exist exactly when the stored outcome does (docs/events.md).
+                await emission.record_all(
+                    connection,
+                    emission.of_mutation(
+                        operation, outcome.objects, succeeded=not outcome.problems
+                    ),
+                )
             return outcome
         except LeaseLostError:
             return taken_over()
