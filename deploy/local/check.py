@@ -62,14 +62,9 @@ def _requests(running: Running, findings: list[str]) -> None:
                 "paymentMethod": "pm_card_ok",
             }
         }
-        answers = [_post(client, tokens[OWNER], PAY_INVOICE, pay) for _ in range(2)]
-        outcomes = [body.get("data", {}).get("payInvoice") or {} for _, body in answers]
-        first, retry = outcomes
-        payment = first.get("payment") or {}
-        if answers[0][0] != 200 or payment.get("status") != "SUCCEEDED" or first["userErrors"]:
-            findings.append(f"payInvoice: {answers[0]}")
-        if retry.get("replayed") is not True or retry.get("payment") != first.get("payment"):
-            findings.append(f"payInvoice retried with its key was not replayed: {answers[1]}")
+        first = _post(client, tokens[OWNER], PAY_INVOICE, pay)
+        retry = _post(client, tokens[OWNER], PAY_INVOICE, pay)
+        findings += payment_findings(first, retry)
         forged = client.post(
             "/graphql",
             json={"query": VIEWER_QUERY},
@@ -77,6 +72,39 @@ def _requests(running: Running, findings: list[str]) -> None:
         )
         if forged.status_code != 401:
             findings.append(f"a request without a token: {forged.status_code}, not 401")
+
+
+def payment_findings(first: tuple[int, Any], retry: tuple[int, Any]) -> list[str]:
+    """A payment taken once, and its retry with the same key answered as a replay of it."""
+    taken, replay = ((body.get("data") or {}).get("payInvoice") or {} for _, body in (first, retry))
+    found = []
+    payment = taken.get("payment") or {}
+    if first[0] != 200 or payment.get("status") != "SUCCEEDED" or taken.get("userErrors") != []:
+        found.append(f"payInvoice: {first}")
+    same = replay.get("payment") == taken.get("payment")
+    if retry[0] != 200 or replay.get("replayed") is not True or not same:
+        found.append(f"payInvoice retried with its key was not replayed: {retry}")
+    return found
+
+
+def unserved(ports: tuple[int, ...], counts: list[int]) -> list[str]:
+    """A gateway the balancer never sent a GraphQL request to."""
+    return [
+        f"the gateway on {port} served no GraphQL request"
+        for port, count in zip(ports, counts, strict=True)
+        if count == 0
+    ]
+
+
+def address_findings(keys: list[str]) -> list[str]:
+    """The unauthenticated request's bucket, by the address the balancer saw (127.0.0.1)
+    and never by the one the client wrote in its X-Forwarded-For."""
+    found = []
+    if "ip:127.0.0.1" not in keys:
+        found.append(f"no shared rate-limit bucket for the client 127.0.0.1 in Redis: {keys}")
+    if any(FORGED_ADDRESS in key for key in keys):
+        found.append(f"a forged X-Forwarded-For was believed: {keys}")
+    return found
 
 
 def _metric(text: str, name: str) -> float:
@@ -101,9 +129,7 @@ def _scrape(running: Running) -> list[str]:
 
 def _served_by_each(running: Running, findings: list[str]) -> list[int]:
     counts = [int(_metric(text, "gateway_requests_total")) for text in _scrape(running)]
-    for port, count in zip(running.ports.gateways, counts, strict=True):
-        if count == 0:
-            findings.append(f"the gateway on {port} served no GraphQL request")
+    findings += unserved(running.ports.gateways, counts)
     return counts
 
 
@@ -128,10 +154,7 @@ def _rate_limit_keys(running: Running, findings: list[str]) -> None:
         keys = [key.removeprefix(prefix) for key in client.scan_iter(match=f"{prefix}*")]
     finally:
         client.close()
-    if "ip:127.0.0.1" not in keys:
-        findings.append(f"no shared rate-limit bucket for the client 127.0.0.1 in Redis: {keys}")
-    if any(FORGED_ADDRESS in key for key in keys):
-        findings.append(f"a forged X-Forwarded-For was believed: {keys}")
+    findings += address_findings(keys)
 
 
 def check(running: Running) -> tuple[list[str], str]:

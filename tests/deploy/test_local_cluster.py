@@ -20,12 +20,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from app.core.settings import load_settings
 from deploy.local import backing
+from deploy.local.check import address_findings, payment_findings, unserved
 from deploy.local.cluster import main
 from deploy.local.haproxy import render_config
 from deploy.local.topology import (
@@ -195,6 +197,56 @@ def test_it_refuses_to_start_on_a_busy_port_naming_it(
 def test_a_bad_database_name_or_server_is_refused(admin: str, name: str, message: str) -> None:
     with pytest.raises(backing.BackingError, match=message):
         backing.database_urls(admin, name)
+
+
+# -- what the check holds against the cluster ---------------------------------------------
+
+PAYMENT = {"id": "pay_1", "status": "SUCCEEDED"}
+
+
+def _pay(payment: object, replayed: bool, errors: list[object] | None = None) -> tuple[int, Any]:
+    outcome = {"payment": payment, "userErrors": errors or [], "replayed": replayed}
+    return 200, {"data": {"payInvoice": outcome}}
+
+
+def test_a_payment_taken_once_and_replayed_on_retry_passes() -> None:
+    assert payment_findings(_pay(PAYMENT, False), _pay(PAYMENT, True)) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "retry", "found"),
+    [
+        # the retry ran again (another gateway without the shared idempotency store)
+        (_pay(PAYMENT, False), _pay({"id": "pay_2", "status": "SUCCEEDED"}, False), ["retried"]),
+        (_pay(PAYMENT, False), _pay(PAYMENT, False), ["retried"]),
+        (_pay(None, False, [{"code": "PAYMENT_PENDING"}]), _pay(None, True), ["payInvoice: "]),
+        ((502, {"message": "bad gateway"}), _pay(PAYMENT, True), ["payInvoice: ", "retried"]),
+    ],
+)
+def test_a_payment_not_taken_or_taken_twice_is_a_finding(
+    first: tuple[int, Any], retry: tuple[int, Any], found: list[str]
+) -> None:
+    findings = payment_findings(first, retry)
+    assert len(findings) == len(found)
+    for finding, expected in zip(findings, found, strict=True):
+        assert expected in finding
+
+
+def test_a_gateway_that_served_nothing_is_a_finding() -> None:
+    assert unserved((8801, 8802, 8803), [3, 3, 3]) == []
+    assert unserved((8801, 8802, 8803), [5, 0, 4]) == [
+        "the gateway on 8802 served no GraphQL request"
+    ]
+
+
+def test_rate_limits_counted_by_a_forged_address_or_not_in_redis_are_findings() -> None:
+    assert address_findings(["ip:127.0.0.1", "sub:cluster_owner"]) == []
+    assert address_findings(["ip:127.0.0.1", "ip:203.0.113.9"]) == [
+        "a forged X-Forwarded-For was believed: ['ip:127.0.0.1', 'ip:203.0.113.9']"
+    ]
+    assert address_findings([]) == [
+        "no shared rate-limit bucket for the client 127.0.0.1 in Redis: []"
+    ]
 
 
 # -- the whole cluster, for real ----------------------------------------------------------
