@@ -24,9 +24,10 @@ from app.http.graphiql.site import graphiql_site
 from app.http.health import Readiness, healthz
 from app.http.metrics import MetricsEndpoint
 from app.http.middleware import GRAPHQL_PATH, transport_middleware
-from app.http.refusal import refusal
+from app.http.refusal import code_of_status, refusal
 from app.http.request_id import RequestIdMiddleware, request_id_of
 from app.http.sdl import sdl_route
+from app.http.security_headers import ERROR_HEADERS
 from app.levers import Levers
 from app.ratelimit.limiter import Clock
 from app.schema.limits.config import Limits
@@ -108,6 +109,8 @@ async def _routing_refusal(_request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException) and exc.status_code == 405:
         allow = (exc.headers or {}).get("Allow", "")
         return refusal(405, "METHOD_NOT_ALLOWED", "Method not allowed.", Allow=allow)
+    if isinstance(exc, HTTPException) and exc.status_code != 404:
+        return refusal(exc.status_code, code_of_status(exc.status_code), exc.detail)
     return refusal(404, "NOT_FOUND", "Not found.")
 
 
@@ -126,7 +129,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
             ]
         },
         status_code=500,
-        headers={"X-Request-Id": request_id},
+        # Starlette answers from outside every middleware: the headers they would add.
+        headers={"X-Request-Id": request_id, **ERROR_HEADERS},
     )
 
 

@@ -37,9 +37,11 @@ def refusal(status_code: int, code: str, message: str, **headers: str) -> JSONRe
     )
 
 
+def code_of_status(status_code: int) -> str:
+    return _CODE_OF_STATUS.get(status_code, "BAD_REQUEST")
+
+
 def refused(exc: HTTPException) -> JSONResponse:
     """The JSON answer for an `HTTPException`, coded or not."""
     code = exc.code if isinstance(exc, Refused) else None
-    return refusal(
-        exc.status_code, code or _CODE_OF_STATUS.get(exc.status_code, "BAD_REQUEST"), exc.reason
-    )
+    return refusal(exc.status_code, code or code_of_status(exc.status_code), exc.reason)

@@ -12,6 +12,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
 HTML_CSP = "frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
+# For an answer written outside this middleware (the app's last-resort 500).
+ERROR_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": STRICT_CSP,
+}
 
 
 class SecurityHeaders:

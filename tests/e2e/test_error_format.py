@@ -301,3 +301,8 @@ async def test_an_unhandled_error_is_a_json_500_naming_the_request(
         ]
     }
     assert "secret" not in response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert (
+        response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )

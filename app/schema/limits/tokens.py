@@ -20,7 +20,7 @@ import re
 # that fails to close is then one token, never a scan that fails and is retried from the
 # next quote, which made `"\"\"\"...` quadratic. Valid documents are counted alike.
 _TOKEN = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*(?:""")?'  # block string
+    r'"""(?:\\"""|[^"]|"(?!""))*(?:""")?'  # block string: only \""" escapes
     r'|"(?:[^"\\\n\r]|\\.)*"?'  # string
     r"|#[^\n\r]*"  # comment
     r"|\.\.\."  # spread

@@ -37,6 +37,9 @@ SHIPPED = [
     get_introspection_query(descriptions=True),
     'query Q($a: Int = -1.5e3, $b: [ID!]) { f(s: "a\\"b", t: """x ""y \\""" z""") @skip(if: true)'
     " ...F ... on T { g } } # the end",
+    # in a block string a backslash is itself unless it escapes a triple quote
+    '{ a(s: """C:\\dir\\""" x y z """) }',
+    '{ a(s: """\\n is two characters""") }',
 ]
 
 
@@ -62,6 +65,7 @@ PIECES = st.sampled_from(
         '""""""',
         '"""block "" text"""',
         '"""esc \\""" aped"""',
+        '"""back \\\\""" slash"""',
         "# comment",
         "...",
         "!",
