@@ -10,6 +10,7 @@ an event travels to partners and is kept): money is {"amount": "<minor units>",
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.downstream import models
 from app.events import store
-from app.events.envelope import EventType
+from app.events.envelope import EventType, is_reference
 
 T = TypeVar("T", bound=models.ContractModel)
+logger = logging.getLogger("gateway.events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +168,33 @@ def _of(objects: Mapping[str, models.ContractModel], name: str, kind: type[T]) -
 
 
 async def record_all(
-    connection: AsyncConnection, found: Sequence[NewEvent], *, now: datetime | None = None
+    connection: AsyncConnection,
+    found: Sequence[NewEvent],
+    *,
+    business_id: str,
+    now: datetime | None = None,
 ) -> None:
-    """In the caller's transaction, in order (a subject's sequence follows it)."""
+    """In the caller's transaction, in order (a subject's sequence follows it).
+
+    Every event is the business's the change was authorized for (`business_id`), not
+    whatever the downstream object says: a service that answered with another business's
+    id would otherwise send the event to that business's subscribers and consumers. An
+    event whose subject no envelope may carry is left out, logged, and the change still
+    commits: a lying service must not stop money from being recorded."""
     occurred_at = now or datetime.now(UTC)
     for event in found:
+        if event.business_id != business_id:
+            logger.warning(
+                "event attributed to the business the change was authorized for",
+                extra={"event_type": event.type.value, "subject": event.subject},
+            )
+        if not is_reference(event.subject) or not is_reference(business_id):
+            logger.error("event left out: its subject cannot travel in an envelope")
+            continue
         await store.record(
             connection,
             event.type,
-            event.business_id,
+            business_id,
             event.subject,
             event.data,
             occurred_at=occurred_at,
@@ -183,13 +203,13 @@ async def record_all(
 
 
 def recorder(
-    found: Sequence[NewEvent],
+    found: Sequence[NewEvent], *, business_id: str
 ) -> Callable[[AsyncConnection], Awaitable[None]] | None:
     """An `also=` hook that records `found`; None when there is nothing to record."""
     if not found:
         return None
 
     async def hook(connection: AsyncConnection) -> None:
-        await record_all(connection, found)
+        await record_all(connection, found, business_id=business_id)
 
     return hook

@@ -38,6 +38,11 @@ _ID = re.compile(r"evt_[0-9a-f]{32}")
 _REF = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
+def is_reference(value: str) -> bool:
+    """A subject or business id an envelope may carry (and a routing key may hold)."""
+    return _REF.fullmatch(value) is not None
+
+
 class EventType(StrEnum):
     CUSTOMER_CREATED = "customer.created"
     INVOICE_CREATED = "invoice.created"

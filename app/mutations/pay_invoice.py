@@ -310,7 +310,9 @@ class PayInvoiceSaga:
         refunded = (
             [emission.refund_event(refund)] if refund and refund.status == "succeeded" else []
         )
-        return await self._finish(lease, state, outcome, also=emission.recorder(refunded))
+        return await self._finish(
+            lease, state, outcome, also=emission.recorder(refunded, business_id=plan.business_id)
+        )
 
     # -- endings ----------------------------------------------------------------------
 
@@ -332,6 +334,7 @@ class PayInvoiceSaga:
             await emission.record_all(
                 connection,
                 emission.of_mutation("payInvoice", outcome.objects, succeeded=not outcome.problems),
+                business_id=plan.business_id,
             )
             if also is not None:
                 await also(connection)

@@ -397,13 +397,16 @@ class MutationService:
                 return outcome
             async with self._store.transaction() as connection:
                 await self._store.complete(connection, lease, outcome.to_result())
-                # The events exist exactly when the stored outcome does (docs/events.md).
-                await emission.record_all(
-                    connection,
-                    emission.of_mutation(
-                        operation, outcome.objects, succeeded=not outcome.problems
-                    ),
-                )
+                # The events exist exactly when the stored outcome does (docs/events.md),
+                # the business's the mutation was authorized for.
+                if outcome.business_id is not None:
+                    await emission.record_all(
+                        connection,
+                        emission.of_mutation(
+                            operation, outcome.objects, succeeded=not outcome.problems
+                        ),
+                        business_id=outcome.business_id,
+                    )
             return outcome
         except LeaseLostError:
             return taken_over()

@@ -167,7 +167,10 @@ class Settler:
                 )
                 return 1
             item = await self._store.settled(
-                item, also=emission.recorder([_payment_event(item, "succeeded")])
+                item,
+                also=emission.recorder(
+                    [_payment_event(item, "succeeded")], business_id=item.business_id
+                ),
             )
         if item.state == RECORDING:
             refund = await self._record(item, payment)
@@ -252,7 +255,9 @@ class Settler:
     async def _end(
         self, item: Watched, outcome: str, events: list[emission.NewEvent] | None = None
     ) -> None:
-        await self._store.finish(item, outcome, also=emission.recorder(events or []))
+        await self._store.finish(
+            item, outcome, also=emission.recorder(events or [], business_id=item.business_id)
+        )
         self._report.settled(outcome)
 
     async def watch_list(self) -> None:

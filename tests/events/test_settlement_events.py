@@ -47,8 +47,8 @@ async def test_only_the_settler_that_ends_a_payment_records_its_event(
     )
 
     # When both find it failed and end it
-    await watch.finish(item, "failed", also=emission.recorder([failed]))
-    await watch.finish(item, "failed", also=emission.recorder([failed]))
+    await watch.finish(item, "failed", also=emission.recorder([failed], business_id="biz_GB1"))
+    await watch.finish(item, "failed", also=emission.recorder([failed], business_id="biz_GB1"))
 
     # Then payment.failed was recorded once
     async with migrated.connect() as connection:
