@@ -18,6 +18,7 @@ from app.schema.limits.error_cap import ErrorCap
 from app.schema.limits.extension import DocumentChecks, DocumentLimits
 from app.schema.resolvers.mutation import Mutation
 from app.schema.resolvers.query import Query
+from app.schema.resolvers.subscription import Subscription
 from app.schema.types.nodes import Business, Customer, Invoice, Payment, Refund
 from app.schema.types.scalars import SCALARS
 from app.schema.visibility import ScopedIntrospection
@@ -58,6 +59,7 @@ def build_schema(
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Business, Customer, Invoice, Payment, Refund],
         execution_context_class=(LeanExecutor if lean_executor else ScopedIntrospection),
         # Factories, not instances: each execution gets its own extension object. The

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
@@ -134,3 +135,12 @@ class ErrorPolicy(SchemaExtension):
             record.error_codes.extend(
                 str((error.extensions or {}).get("code")) for error in result.errors
             )
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription, worded before it is sent (on_operation sees
+        only the last): an error there gets its code, or is masked, like any other."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", "")
+            result.errors = [client_error(error, request_id) for error in errors]
+        yield
