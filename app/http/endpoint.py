@@ -96,7 +96,8 @@ class GraphQLEndpoint:
             multipart_uploads_enabled=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
             connection_init_wait_timeout=timedelta(seconds=10),
-            max_subscriptions_per_connection=MAX_OPEN_PER_PRINCIPAL,
+            # A backstop only: the hub's per-principal limit answers first, typed.
+            max_subscriptions_per_connection=2 * MAX_OPEN_PER_PRINCIPAL,
             # WebSocket handshakes from another site's pages: only these origins.
             allowed_origins=allowed_origins,
         )
@@ -104,12 +105,11 @@ class GraphQLEndpoint:
             Any, GatewayTransportWSHandler.bound(holder, self._weigh)
         )
 
-    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def websocket(self, websocket: WebSocket) -> None:
         """graphql-transport-ws: the handler authenticates at connection_init."""
-        websocket = WebSocket(scope, receive, send)
         context = LiveContext(
             request=websocket,
-            request_id=request_id_of(scope) or f"ws-{uuid.uuid4().hex}",
+            request_id=request_id_of(websocket.scope) or f"ws-{uuid.uuid4().hex}",
             connect=self._connector.connect,
         )
         # The view is typed for HTTP's Context; a live one serves the schema as well.

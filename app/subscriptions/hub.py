@@ -100,13 +100,14 @@ class Hub:
         self,
         report: HubReport,
         *,
-        max_per_principal: int = MAX_OPEN_PER_PRINCIPAL,
-        queue_size: int = QUEUE_SIZE,
+        max_per_principal: int | None = None,
+        queue_size: int | None = None,
         dedupe_window: int = DEDUPE_WINDOW,
     ) -> None:
         self._report = report
-        self._max_per_principal = max_per_principal
-        self._queue_size = queue_size
+        # The module's constants, read when the hub is made (a test may shorten them).
+        self._max_per_principal = max_per_principal or MAX_OPEN_PER_PRINCIPAL
+        self._queue_size = queue_size or QUEUE_SIZE
         self._dedupe_window = dedupe_window
         self._by_business: dict[str, set[Subscriber]] = {}
         self._per_subject: dict[str, int] = {}

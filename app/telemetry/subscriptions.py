@@ -15,6 +15,7 @@ DROP_REASONS = ("slow_consumer", "not_visible")
 
 class SubscriptionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.open = Gauge(
             "gateway_subscriptions_open",
             "GraphQL subscriptions open in this process, by transport (websocket, sse).",
