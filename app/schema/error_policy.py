@@ -13,6 +13,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from app.downstream.errors import (
@@ -60,6 +61,14 @@ def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
     code = (error.extensions or {}).get("code")
     if code is not None:
         return error
+    if isinstance(original, InvalidOperationTypeError):
+        # Only a stream reaches here with it (HTTP refuses it before executing): a query
+        # or mutation sent to the SSE transport.
+        return _with(
+            error,
+            "Only subscriptions stream; send queries and mutations as plain POSTs.",
+            {"code": "BAD_REQUEST"},
+        )
     if error.path is None and not isinstance(original, DownstreamError):
         # Parse, validation and variable errors: graphql-core's own words about the
         # client's document, no internals.

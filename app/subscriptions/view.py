@@ -19,15 +19,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.http import GraphQLRequestData
 from strawberry.http.streaming import HTTPStreamTransport, SSETransport
 from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from app.http.refusal import Refused
 from app.http.view import GatewayView
+from app.schema.resolvers.context import Context
 from app.subscriptions.live import LiveContext
 
 HEARTBEAT_SECONDS = 15.0
+_STREAM_ONLY = " ".join(
+    [
+        "Subscriptions stream: open a WebSocket to /graphql (graphql-transport-ws) or",
+        "POST with Accept: text/event-stream (graphql-sse).",
+    ]
+)
 
 
 class SubscriptionsOnlySSE(SSETransport):
@@ -45,6 +58,26 @@ class LiveView(GatewayView):
     stream_transport_classes_by_protocol: Mapping[str, type[HTTPStreamTransport]] = {  # noqa: RUF012 - Strawberry's class attribute
         GRAPHQL_SSE_PROTOCOL: SubscriptionsOnlySSE
     }
+
+    async def execute_single(  # noqa: PLR0913, PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except Refused as exc:
+            # The schema executes no subscription (app/schema/build.py): one sent as a
+            # plain POST is told where subscriptions go.
+            if request_adapter.method != "POST" or exc.code != "METHOD_NOT_ALLOWED":
+                raise
+            raise Refused(400, _STREAM_ONLY, "BAD_REQUEST") from exc
 
     async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
         # connection_init: the endpoint's connector authenticates it, or raises

@@ -24,6 +24,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from app.auth.principal import Role
 from app.db import migrate
@@ -79,9 +80,11 @@ class LiveGateway:
 
     async def subscribed(self, subject: str, count: int = 1) -> None:
         """Waits until `subject` holds `count` open subscriptions in the hub."""
-        async with asyncio.timeout(5):
-            while self.hub.open_count(subject) != count:
-                await asyncio.sleep(0.01)
+        for _ in range(500):
+            if self.hub.open_count(subject) == count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{subject} holds {self.hub.open_count(subject)} subscriptions")
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
@@ -92,7 +95,7 @@ class LiveGateway:
         return value
 
     def ws(self, **kwargs: Any) -> Any:
-        return connect(f"ws://127.0.0.1:{self.port}/graphql", subprotocols=[WS_PROTOCOL], **kwargs)
+        return connect(f"ws://127.0.0.1:{self.port}/graphql", subprotocols=[Subprotocol(WS_PROTOCOL)], **kwargs)
 
 
 LiveFactory = Callable[..., Awaitable[LiveGateway]]
@@ -127,9 +130,10 @@ async def live_factory(downstreams: Downstreams, tmp_path: Path) -> AsyncIterato
                 await task
 
             stack.push_async_callback(stop)
-            async with asyncio.timeout(10):
-                while not server.started:
-                    await asyncio.sleep(0.01)
+            for _ in range(1000):
+                if server.started:
+                    break
+                await asyncio.sleep(0.01)
             port = server.servers[0].sockets[0].getsockname()[1]
             return LiveGateway(app, port)
 
@@ -173,8 +177,8 @@ async def init(socket: ClientConnection, token: str | None) -> dict[str, Any]:
     return await receive(socket)
 
 
-async def receive(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
+async def receive(socket: ClientConnection, within: float = 5) -> dict[str, Any]:
+    async with asyncio.timeout(within):
         message: dict[str, Any] = json.loads(await socket.recv())
     return message
 

@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from app.auth.principal import Role
+from app.core.money import to_major_string
 from app.subscriptions import hub as hub_module
 from app.subscriptions import websocket as ws_module
-from app.core.money import to_major_string
 from sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID
 from sandbox.seed import PAYMENTS as SEED_PAYMENTS
 from tests.subscriptions.conftest import (
@@ -78,12 +78,9 @@ async def test_a_payment_change_of_the_invoice_reaches_its_subscriber(
 
 async def closed_with(socket: Any) -> tuple[int | None, str | None]:
     """Waits for the server to close the socket; its close code and reason."""
-    with pytest.raises(ConnectionClosed) as closed:
-        async with asyncio.timeout(5):
-            while True:
-                await socket.recv()
-    received = closed.value.rcvd
-    return (received.code, received.reason) if received else (None, None)
+    async with asyncio.timeout(5):
+        await socket.wait_closed()
+    return socket.close_code, socket.close_reason
 
 
 @pytest.mark.parametrize("credential", [None, "not-a-jwt", "expired"])
@@ -133,7 +130,7 @@ async def test_a_stranger_gets_not_found_and_never_an_event(
         live.publish(event("payment.succeeded", ITS_PAYMENT))
         # Then nothing reaches the stranger: nothing was ever subscribed
         with pytest.raises(TimeoutError):
-            await receive(socket, timeout=0.3)
+            await receive(socket, within=0.3)
     assert live.hub.open_count("stranger") == 0
 
 
@@ -290,7 +287,7 @@ async def test_the_server_pings_and_answers_pings(
         await socket.send(json.dumps({"type": "ping"}))
         assert await receive(socket) == {"type": "pong"}
         # While idle, the server pings
-        assert await receive(socket, timeout=2) == {"type": "ping"}
+        assert await receive(socket, within=2) == {"type": "ping"}
 
 
 async def test_a_query_over_the_websocket_is_refused(live: LiveGateway, token: TokenMaker) -> None:
