@@ -95,7 +95,9 @@ class LiveGateway:
         return value
 
     def ws(self, **kwargs: Any) -> Any:
-        return connect(f"ws://127.0.0.1:{self.port}/graphql", subprotocols=[Subprotocol(WS_PROTOCOL)], **kwargs)
+        return connect(
+            f"ws://127.0.0.1:{self.port}/graphql", subprotocols=[Subprotocol(WS_PROTOCOL)], **kwargs
+        )
 
 
 LiveFactory = Callable[..., Awaitable[LiveGateway]]
