@@ -84,6 +84,11 @@ class Subscription:
         if invoice is None:
             raise NotFoundError
         async for event in session.events(invoice.business_id, PAYMENT_EVENTS):
+            hint = event.data.get("invoice_id")
+            if isinstance(hint, str) and hint != invoice.id:
+                # A payment event names its invoice: another's costs no read. (What is
+                # shown is still read, and checked, below.)
+                continue
             payment = await _payment_of(session.reading(), event)
             if payment is None:
                 session.not_visible()
