@@ -31,5 +31,8 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 # Schema changes are applied by a separate `python -m app migrate` step (a release job),
 # never implicitly by every replica in production. The gateway writes its own JSON line
 # per request (app/telemetry/requests.py), so uvicorn's plain-text access log is off.
+# uvicorn's httptools protocol bounds neither the request head's size nor the time a client
+# takes to send it: app/serve/guard.py is that protocol with both (431, 408).
 CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--no-server-header", "--no-access-log"]
+     "--loop", "uvloop", "--http", "app.serve.guard:GuardedHttpToolsProtocol", \
+     "--proxy-headers", "--no-server-header", "--no-access-log"]

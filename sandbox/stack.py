@@ -43,6 +43,7 @@ from app.core.settings import (
     SANDBOX_INVOICING_TOKEN,
     SANDBOX_PAYMENTS_TOKEN,
 )
+from app.serve.guard import UVICORN_HTTP
 from sandbox.devkeys import load_or_create_private_key, mint_token
 from sandbox.idp import create_idp_app
 from sandbox.seed import DEMO_BUSINESS_IDS
@@ -221,7 +222,7 @@ async def _serve(data_dir: Path, private_key: rsa.RSAPrivateKey) -> int:
             "--loop",
             "uvloop",
             "--http",
-            "httptools",
+            UVICORN_HTTP,
             "--log-level",
             "warning",
         ],

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -36,8 +36,21 @@ logger = logging.getLogger(__name__)
 
 # The request's GraphQL parameters (from its body, or its URL), or HTTPException.
 Reader = Callable[[], Awaitable[Admitted]]
-# (document, operation name, variables) -> tokens: app/schema/limits/weigh.py's CostWeigher.
-Weigher = Callable[[str, str | None, Mapping[str, Any] | None], int]
+# A document this heavy to read (app/schema/limits/weigh.py's text weight: 200 tokens or
+# 8 KiB, 2 ms of parsing and more) is first checked against what is left of the
+# budget, without parsing it: a caller with too little left gets its 429 for nothing.
+# Lighter documents skip that extra look at the limiter (a Redis round trip).
+PEEK_FROM = 4
+
+
+class Weigher(Protocol):
+    """app/schema/limits/weigh.py's CostWeigher."""
+
+    def text(self, query: str) -> int: ...
+
+    def __call__(
+        self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
+    ) -> int: ...
 
 
 def rate_limited(decision: Decision) -> JSONResponse:
@@ -97,6 +110,9 @@ class Admission:
                 resolved.append(outcome)
                 admitted.append(dataclasses.replace(item, query=outcome.document))
             else:
+                early = await self._peek(principal, admitted)
+                if early is not None:
+                    return early
                 weight = max(1, sum(self._weight_of(item) for item in admitted))
         decision = await self._limits.principal.acquire(f"sub:{principal.subject}", weight)
         charge = Charge("caller", self._limits.principal_limit, decision, weight)
@@ -107,6 +123,20 @@ class Admission:
         for outcome in resolved:
             self._persisted.remember(outcome)
         return (admitted if isinstance(data, list) else admitted[0]), charge
+
+    async def _peek(
+        self, principal: Principal, items: list[GraphQLRequestData]
+    ) -> tuple[Response, Charge] | None:
+        """The 429 for documents heavier to read than the budget has left, before they
+        are parsed; None to go on."""
+        floor = sum(self._weigh.text(item.query) for item in items if item.query is not None)
+        if floor < PEEK_FROM:
+            return None
+        early = await self._limits.principal.peek(f"sub:{principal.subject}", floor)
+        limited = self._refusal("principal", early)
+        if limited is None:
+            return None
+        return limited, Charge("caller", self._limits.principal_limit, early, floor)
 
     def _weight_of(self, item: GraphQLRequestData) -> int:
         if item.query is None:

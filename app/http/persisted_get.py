@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.http import GraphQLRequestData
 
+from app.http.etags import none_match
 from app.http.refusal import Refused
 
 CACHE_CONTROL = "private, no-cache"
@@ -72,12 +73,6 @@ def etag_of(body: bytes) -> str:
     return f'W/"{hashlib.sha256(body).hexdigest()[:40]}"'
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    # Weak comparison (RFC 9110 13.1.2): the opaque tags, W/ or not.
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag.removeprefix("W/") in tags
-
-
 def conditional(request: Request, response: Response) -> Response:
     """`response` labelled for a private cache, or a 304 when the client has it already."""
     response.headers["Cache-Control"] = CACHE_CONTROL
@@ -87,8 +82,7 @@ def conditional(request: Request, response: Response) -> Response:
         return response
     etag = etag_of(body)
     response.headers["ETag"] = etag
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is None or not _matches(if_none_match, etag):
+    if not none_match(request.headers.get("if-none-match"), etag):
         return response
     headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT_ON_304}
     return Response(status_code=304, headers=headers)

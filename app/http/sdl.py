@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.http.etags import none_match
 from app.http.refusal import refusal
 
 SDL_PATH = "/graphql/schema.graphql"
@@ -47,14 +48,6 @@ def entity_tag(body: bytes) -> str:
     return '"sdl-' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 13.1.2: `*`, or any listed tag equal to ours by weak comparison."""
-    if if_none_match is None:
-        return False
-    tags = [tag.strip() for tag in if_none_match.split(",")]
-    return "*" in tags or etag in (tag.removeprefix("W/") for tag in tags)
-
-
 class SchemaDocument:
     """The SDL's bytes and validator, computed once when the app is built."""
 
@@ -68,7 +61,7 @@ class SchemaDocument:
                 405, "METHOD_NOT_ALLOWED", "The schema is read with GET.", Allow="GET, HEAD"
             )
         headers = {"ETag": self.etag, "Cache-Control": CACHE_CONTROL}
-        if matches(request.headers.get("if-none-match"), self.etag):
+        if none_match(request.headers.get("if-none-match"), self.etag):
             return Response(status_code=304, headers=headers)
         return Response(self.body, media_type=MEDIA_TYPE, headers=headers)
 

@@ -42,6 +42,7 @@ __all__ = [
     "PayInvoice",
     "RefundPayment",
     "VoidInvoice",
+    "due_date_window",
     "parse_create_customer",
     "parse_create_invoice",
     "parse_finalize_invoice",
@@ -55,8 +56,22 @@ MAX_LINES: Final = 100
 MAX_TAX_RATE_BPS: Final = 10_000
 # Far above any real invoice; only there so absurd totals never reach integer columns.
 MAX_INVOICE_TOTAL_MINOR: Final = 10**17
-EARLIEST_DUE_DATE: Final = datetime.date(2000, 1, 1)
-LATEST_DUE_DATE: Final = datetime.date(2100, 12, 31)
+# A new invoice's due date lies in a window around today (the gateway's calendar date,
+# UTC; both demo countries are at or ahead of UTC, so their local today is inside it):
+# up to a month back, for an invoice entered after it was issued on paper, and up to two
+# years ahead, longer than any payment term. A date outside is a typo (2062 for 2026) that
+# would make the invoice overdue at once, or never. Constants, not settings: the settings
+# names are fixed by the contracts, and the window is a rule of the product.
+DUE_DATE_DAYS_BEFORE_TODAY: Final = 30
+DUE_DATE_DAYS_AFTER_TODAY: Final = 730
+
+
+def due_date_window(today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The earliest and latest due date a new invoice may have, both included."""
+    return (
+        today - datetime.timedelta(days=DUE_DATE_DAYS_BEFORE_TODAY),
+        today + datetime.timedelta(days=DUE_DATE_DAYS_AFTER_TODAY),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,16 +214,21 @@ def parse_create_invoice(
     due_date: datetime.date,
     tax_rate_bps: int | None,
     lines: Sequence[tuple[str, int, str]],
+    today: datetime.date,
 ) -> CreateInvoice:
-    """`tax_rate_bps` None is an explicit GraphQL null, which means the schema default, 0."""
+    """`tax_rate_bps` None is an explicit GraphQL null, which means the schema default, 0.
+    `today` is the app's calendar date (its clock), which the due date's window is around."""
     problems: list[FieldProblem] = []
     check_key(problems, idempotency_key)
     currency_ok = check_currency(problems, ("input", "currency"), currency)
-    if not EARLIEST_DUE_DATE <= due_date <= LATEST_DUE_DATE:
+    earliest, latest = due_date_window(today)
+    if not earliest <= due_date <= latest:
         add(
             problems,
             ("input", "dueDate"),
-            f"dueDate must be between {EARLIEST_DUE_DATE} and {LATEST_DUE_DATE}",
+            f"dueDate must be between {earliest} and {latest}"
+            f" ({DUE_DATE_DAYS_BEFORE_TODAY} days before today to"
+            f" {DUE_DATE_DAYS_AFTER_TODAY} days after)",
         )
     bps = 0 if tax_rate_bps is None else tax_rate_bps
     bps_ok = 0 <= bps <= MAX_TAX_RATE_BPS

@@ -1,16 +1,20 @@
 """How the write side words a refusal: a downstream service's definitive answer in the
-caller's terms, a refund that cannot be taken, a key another request took over. Each is
-an Outcome at the input field it is about."""
+caller's terms, a refund that cannot be taken, a key another request took over, and what
+a token that may not read the object is told of it (`shown_to`). Each is an Outcome at
+the input field it is about."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 
+from app.auth import policy
+from app.auth.principal import Principal
 from app.downstream import models
 from app.downstream.errors import DownstreamRejectedError
 from app.mutations import inputs
 from app.mutations.outcomes import Outcome, ProblemCode, UserProblem, problem
+from app.mutations.states import REFUND_RULE, refund_state_refusal
 
 logger = logging.getLogger("gateway.mutations")
 
@@ -39,6 +43,10 @@ def taken_over() -> Outcome:
 def rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
     """A definitive refusal in the caller's terms, at the input naming the object it is
     about; None for what is not definitive."""
+    if exc.code == "invalid_state" and id_field == "paymentId":
+        # Passed refund_refusal's check, so the payment changed in between.
+        message = f"The payment changed meanwhile and no longer allows this: {REFUND_RULE}."
+        return problem(ProblemCode.INVALID_STATE, message, "input", id_field)
     if exc.code in _BUSINESS_CODES:
         return problem(_BUSINESS_CODES[exc.code], _MESSAGES[exc.code], "input", id_field)
     if exc.status == 404 or exc.code == "customer_business_mismatch":
@@ -61,13 +69,9 @@ _MESSAGES = {
 
 
 def refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outcome | None:
-    if payment.status != "succeeded":
-        return problem(
-            ProblemCode.INVALID_STATE,
-            "Only a succeeded payment can be refunded.",
-            "input",
-            "paymentId",
-        )
+    refusal = refund_state_refusal(payment)
+    if refusal is not None:
+        return refusal
     refundable = payment.amount - payment.amount_refunded
     if refundable <= 0:
         return problem(
@@ -95,19 +99,50 @@ def refund_refusal(payment: models.Payment, amount: inputs.Money | None) -> Outc
     return None
 
 
-# What a refusal may say to a caller who may not read the invoice: the code, but not the
-# invoice's status or currency that the full message names.
-_WITHOUT_INVOICE_DETAILS = {
-    ProblemCode.INVALID_STATE: "The invoice cannot be paid in its current state.",
-    ProblemCode.CURRENCY_MISMATCH: "The currency is not the invoice's.",
+# What a refusal may say to a caller whose token may not read the object it is about
+# (a partner token with the write scope but not the read one): the code, but none of the
+# object's status, currency or amounts that the full message names. Per mutation: the
+# type the caller must be able to read, and the wording of each code that needs one.
+_UNREADABLE: dict[str, tuple[str, dict[ProblemCode, str]]] = {
+    "payInvoice": (
+        "Invoice",
+        {
+            ProblemCode.INVALID_STATE: "The invoice cannot be paid in its current state.",
+            ProblemCode.CURRENCY_MISMATCH: "The currency is not the invoice's.",
+            ProblemCode.PAYMENT_PENDING: "Money for this invoice is already on its way; "
+            "less or nothing can be charged until it settles or fails.",
+        },
+    ),
+    "finalizeInvoice": (
+        "Invoice",
+        {ProblemCode.INVALID_STATE: "The invoice cannot be finalized in its current state."},
+    ),
+    "voidInvoice": (
+        "Invoice",
+        {ProblemCode.INVALID_STATE: "The invoice cannot be voided in its current state."},
+    ),
+    "refundPayment": (
+        "Payment",
+        {
+            ProblemCode.INVALID_STATE: "The payment cannot be refunded in its current state.",
+            ProblemCode.CURRENCY_MISMATCH: "The currency is not the payment's.",
+            ProblemCode.AMOUNT_EXCEEDS_REFUNDABLE: "The amount is more than what is left "
+            "to refund.",
+        },
+    ),
 }
 
 
-def without_invoice_details(outcome: Outcome) -> Outcome:
+def shown_to(principal: Principal, operation: str, outcome: Outcome) -> Outcome:
+    """What a caller is told of `operation`'s outcome: everything, unless its token may
+    not read the object the mutation acts on; then no detail of that object (status,
+    currency, amounts) from why it was refused, stored results included."""
+    entry = _UNREADABLE.get(operation)
+    if entry is None or policy.may_read_type(principal, entry[0]):
+        return outcome
+    messages = entry[1]
     problems = [
-        UserProblem(p.code, _WITHOUT_INVOICE_DETAILS[p.code], p.field)
-        if p.code in _WITHOUT_INVOICE_DETAILS
-        else p
+        UserProblem(p.code, messages[p.code], p.field) if p.code in messages else p
         for p in outcome.problems
     ]
     return dataclasses.replace(outcome, problems=problems)

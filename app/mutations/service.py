@@ -3,9 +3,11 @@
 Order, for every mutation: the input was validated by the caller (nothing stored or sent
 for bad input); the key is claimed (a reused, busy or finished key is answered from the
 store, with nothing sent downstream); ownership, role and scope are checked (a refusal
-forgets the key: nothing happened); then the one downstream write, or the payInvoice
-saga. A definitive outcome is stored and replayed; an unknown one (timeout, 5xx) keeps
-the key's recovery point so that a retry resumes with the same downstream key.
+forgets the key: nothing happened); then the state the mutation needs
+(app/mutations/states.py: a refusal names the state found, is stored and replayed, and
+nothing is sent); then the one downstream write, or the payInvoice saga. A definitive
+outcome is stored and replayed; an unknown one (timeout, 5xx) keeps the key's recovery
+point so that a retry resumes with the same downstream key.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.downstream.payments import PaymentsWrites
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
+from app.mutations.current_invoice import CurrentInvoice
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.pay_invoice import (
     FIRST_SETTLEMENT_CHECK,
@@ -40,9 +43,10 @@ from app.mutations.refusals import (
     BUSY_MESSAGE,
     refund_refusal,
     rejection,
+    shown_to,
     taken_over,
-    without_invoice_details,
 )
+from app.mutations.states import finalize_refusal, refused_as_it_now_is, void_refusal
 from app.mutations.void_invoice import GuardedVoid
 from app.outbox.store import OutboxStore
 from app.reads.service import ReadService
@@ -89,6 +93,7 @@ class MutationService:
         self._invoicing = invoicing
         self._payments = payments
         self._void = GuardedVoid(store, invoicing, payments, watch, clock)
+        self._current = CurrentInvoice(principal, invoicing)
         self._saga = PayInvoiceSaga(
             store,
             outbox,
@@ -163,10 +168,12 @@ class MutationService:
         return await self._single_step("createInvoice", command, build, send, "customerId")
 
     async def finalize_invoice(self, command: inputs.FinalizeInvoice) -> Outcome:
-        return await self._invoice_transition("finalizeInvoice", command.invoice_id, command)
+        outcome = await self._invoice_transition("finalizeInvoice", command.invoice_id, command)
+        return shown_to(self._principal, "finalizeInvoice", outcome)
 
     async def void_invoice(self, command: inputs.VoidInvoice) -> Outcome:
-        return await self._invoice_transition("voidInvoice", command.invoice_id, command)
+        outcome = await self._invoice_transition("voidInvoice", command.invoice_id, command)
+        return shown_to(self._principal, "voidInvoice", outcome)
 
     async def refund_payment(self, command: inputs.RefundPayment) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
@@ -200,21 +207,22 @@ class MutationService:
                 objects["payment"] = payment
             return Outcome(objects=objects)
 
-        return await self._single_step("refundPayment", command, build, send, "paymentId")
+        outcome = await self._single_step("refundPayment", command, build, send, "paymentId")
+        return shown_to(self._principal, "refundPayment", outcome)
 
     async def pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
-        outcome = await self._pay_invoice(command)
-        # A token that may pay but not read invoices learns no invoice detail from why a
-        # payment was refused, stored results included.
-        if policy.may_read_type(self._principal, "Invoice"):
-            return outcome
-        return without_invoice_details(outcome)
+        return shown_to(self._principal, "payInvoice", await self._pay_invoice(command))
 
     async def _pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
+        """Whatever the outcome, the payload carries the invoice as it now stands when
+        the request ran far enough to look at it (app/mutations/current_invoice.py)."""
         claim = await self._claim("payInvoice", command)
         if isinstance(claim, Outcome):
+            if claim.replayed:
+                return await self._current.refreshed(claim, command.invoice_id)
             return claim
         lease, point, state = claim
+        invoice: models.Invoice | None = None
         try:
             invoice = await self._reads.invoice(command.invoice_id)
             if invoice is None:
@@ -235,11 +243,13 @@ class MutationService:
                     currency=command.amount.currency if command.amount else None,
                     payment_method=command.payment_method,
                 )
-                return await self._saga.start(lease, plan, self._principal.subject)
-            return await self._saga.resume(lease, point, state)
+                outcome = await self._saga.start(lease, plan, self._principal.subject)
+            else:
+                outcome = await self._saga.resume(lease, point, state)
         except PaymentBusyError:
             await self._store.forget(lease)
-            return problem(ProblemCode.PAYMENT_IN_PROGRESS, BUSY_MESSAGE, "input", "invoiceId")
+            busy = problem(ProblemCode.PAYMENT_IN_PROGRESS, BUSY_MESSAGE, "input", "invoiceId")
+            return self._current.attach(busy, invoice)
         except LeaseLostError:
             return taken_over()
         except DownstreamError as exc:
@@ -250,6 +260,7 @@ class MutationService:
         except BaseException:  # noqa: BLE001 - re-raised: whatever stops us (even cancellation) must let a retry resume now
             await self._store.release(lease)
             raise
+        return self._current.attach(outcome, invoice)
 
     # -- the shared machinery ---------------------------------------------------------
 
@@ -257,22 +268,30 @@ class MutationService:
         self, operation: str, invoice_id: str, command: inputs.FinalizeInvoice | inputs.VoidInvoice
     ) -> Outcome:
         step = "finalize" if operation == "finalizeInvoice" else "void"
+        state_refusal = finalize_refusal if step == "finalize" else void_refusal
 
         async def build() -> dict[str, Any] | Outcome:
             invoice = await self._reads.invoice(invoice_id)
             if invoice is None:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
-            return self._authorize(operation, invoice.business_id) or {
-                "invoice_id": invoice.id,
-                "business_id": invoice.business_id,
-            }
+            # Authorized first: a caller who may not do this learns nothing of the state.
+            return (
+                self._authorize(operation, invoice.business_id)
+                or state_refusal(invoice)
+                or {"invoice_id": invoice.id, "business_id": invoice.business_id}
+            )
 
         async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
-            if step == "void":
-                return await self._void.run(lease, state, key=_key(lease, "void"))
-            invoice, _ = await self._invoicing.finalize_invoice(
-                state["invoice_id"], key=_key(lease, step)
-            )
+            try:
+                if step == "void":
+                    return await self._void.run(lease, state, key=_key(lease, "void"))
+                invoice, _ = await self._invoicing.finalize_invoice(
+                    state["invoice_id"], key=_key(lease, step)
+                )
+            except DownstreamRejectedError as exc:
+                if exc.code != "invalid_state":
+                    raise
+                return await refused_as_it_now_is(self._invoicing, step, state["invoice_id"])
             _expect(
                 invoice.id == state["invoice_id"] and invoice.business_id == state["business_id"],
                 "invoicing",

@@ -54,6 +54,9 @@ class GuardedVoid:
         known = False
         try:
             invoice = await self._invoicing.get_invoice(invoice_id)
+            # The state is not checked again here: this may be a retry resuming a void
+            # that landed, which the service replays under the same key. A state changed
+            # since the check before the lock is the service's 409 (worded by the caller).
             if invoice is not None and invoice.status in ("draft", "open"):
                 payments = await self._payments.payments_for_invoice(invoice_id)
                 held_now = holding(

@@ -58,16 +58,16 @@ class FallbackRateLimiter:
                 return decision
         return await self._fallback.acquire(key, weight)
 
-    async def peek(self, key: str) -> Decision:
+    async def peek(self, key: str, weight: int = 1) -> Decision:
         if self._use_primary():
             try:
-                decision = await self._primary.peek(key)
+                decision = await self._primary.peek(key, weight)
             except LimiterUnavailableError as exc:
                 self._primary_failed(str(exc))
             else:
                 self._primary_answered()
                 return decision
-        return await self._fallback.peek(key)
+        return await self._fallback.peek(key, weight)
 
     def _use_primary(self) -> bool:
         return self._primary_down_until is None or self._clock() >= self._primary_down_until

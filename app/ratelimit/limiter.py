@@ -48,8 +48,8 @@ class RateLimiter(Protocol):
     async def acquire(self, key: str, weight: int) -> Decision:
         """Admit and charge a request of `weight` tokens, or refuse it and charge nothing."""
 
-    async def peek(self, key: str) -> Decision:
-        """Whether a request of weight 1 would be admitted now; charges nothing."""
+    async def peek(self, key: str, weight: int = 1) -> Decision:
+        """Whether a request of `weight` would be admitted now; charges nothing."""
 
 
 @dataclass(slots=True)

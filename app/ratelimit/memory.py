@@ -31,8 +31,8 @@ class InProcessRateLimiter:
     async def acquire(self, key: str, weight: int) -> Decision:
         return self._decide(key, weight, take=True)
 
-    async def peek(self, key: str) -> Decision:
-        return self._decide(key, 1, take=False)
+    async def peek(self, key: str, weight: int = 1) -> Decision:
+        return self._decide(key, weight, take=False)
 
     # No await inside: one event loop runs this start to end, so a decision is atomic.
     def _decide(self, key: str, weight: int, *, take: bool) -> Decision:

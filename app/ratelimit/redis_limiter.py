@@ -83,8 +83,8 @@ class RedisRateLimiter:
     async def acquire(self, key: str, weight: int) -> Decision:
         return await self._run(key, clamp_weight(weight, self._limit), take=True)
 
-    async def peek(self, key: str) -> Decision:
-        return await self._run(key, 1, take=False)
+    async def peek(self, key: str, weight: int = 1) -> Decision:
+        return await self._run(key, clamp_weight(weight, self._limit), take=False)
 
     async def _run(self, key: str, weight: int, *, take: bool) -> Decision:
         now = "" if self._clock is None else repr(self._clock())

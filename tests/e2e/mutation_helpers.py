@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +56,12 @@ REUSED_MESSAGE = "This idempotency key was already used with different input."
 def scope_message(scope: str) -> str:
     """The wording of a refusal for a missing partner scope, read or write."""
     return f"This token lacks the scope {scope}, which this needs."
+
+
+# A due date well inside the window createInvoice accepts around the gateway's today (its
+# real clock here): 30 days back to 730 ahead. tests/mutations/test_domain_rules.py tests
+# the window itself on a gateway with a fixed today.
+DUE_DATE = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
 
 
 # -- expected views of objects, written from the seed (not from the gateway's code) ------
@@ -242,7 +249,7 @@ def valid_input(spec: Spec, key: str, **changes: object) -> JSON:
             "businessId": GB_BUSINESS_ID,
             "customerId": GB_CUSTOMER_ID,
             "currency": "GBP",
-            "dueDate": "2027-03-31",
+            "dueDate": DUE_DATE,
             "taxRateBps": 1000,
             "lines": [
                 {"description": "Widget", "quantity": 3, "unitAmount": "12.50"},

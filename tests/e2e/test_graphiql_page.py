@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from app.auth.principal import Role
-from app.http.graphiql.examples import DASHBOARD_QUERY
+from app.http.graphiql.examples import (
+    ALL_PARTS,
+    DASHBOARD_QUERY,
+    PARTS,
+    dashboard_query,
+    every_part_set,
+    examples_config,
+    part_key,
+)
 from app.http.graphiql.site import CONTENT_SECURITY_POLICY, GraphiQLSite, load_assets
 from sandbox.seed import GB_BUSINESS_ID
 from tests.e2e.conftest import GatewayFactory, TokenFactory, graphql
@@ -167,7 +175,7 @@ async def test_a_stale_digest_or_a_file_that_is_not_an_asset_is_not_found(
     assert response.status_code == 404
 
 
-async def test_development_opens_with_the_demo_token_and_the_dashboard_query(
+async def test_development_opens_with_the_demo_token_and_every_dashboard_version(
     gateway_factory: GatewayFactory,
 ) -> None:
     gateway = await gateway_factory(app_env="development", graphiql_demo_token="demo.jwt.token")
@@ -176,9 +184,11 @@ async def test_development_opens_with_the_demo_token_and_the_dashboard_query(
 
     assert config == {
         "endpoint": "/graphql",
-        "query": DASHBOARD_QUERY,
         "headers": '{\n  "Authorization": "Bearer demo.jwt.token"\n}',
+        "examples": examples_config(),
     }
+    assert config["examples"]["documents"][part_key(ALL_PARTS)] == DASHBOARD_QUERY
+    assert len(config["examples"]["documents"]) == 2 ** len(PARTS)
 
 
 async def test_production_with_graphiql_enabled_opens_without_a_token(
@@ -204,6 +214,100 @@ def test_nothing_in_the_configuration_can_close_its_script_element() -> None:
     assert json.loads(references(page).config or "")["headers"].endswith(
         'Bearer </script><script>alert(1)</script>&"\n}'
     )
+
+
+def test_each_part_carries_the_rule_the_gateway_enforces() -> None:
+    # What init.js compares the token's claims with (the policy is app/auth/policy.py)
+    assert examples_config()["parts"] == [
+        {"name": "details", "scope": "businesses:read", "roles": [r.value for r in Role]},
+        {"name": "balance", "scope": "payments:read", "roles": ["owner", "admin", "accountant"]},
+        {"name": "invoices", "scope": "invoices:read", "roles": [r.value for r in Role]},
+        {"name": "customers", "scope": "customers:read", "roles": [r.value for r in Role]},
+    ]
+
+
+def test_a_dashboard_version_says_what_it_leaves_out_and_why() -> None:
+    document = dashboard_query(frozenset({"invoices"}))
+
+    assert document.startswith(
+        "\n".join(
+            [
+                "# Your businesses and your role in each, with:",
+                "#   - latest invoices",
+                "# Left out, as this token may not read them:",
+                "#   - business names and currencies (needs businesses:read)",
+                "#   - balances (needs payments:read and the role owner, admin or accountant)",
+                "#   - invoices' customers (needs customers:read)",
+                "# Runs with the token in the Headers tab below.",
+                "query Dashboard {",
+            ]
+        )
+    )
+    assert "invoices(first: 5)" in document
+    assert "name" not in document.split("query Dashboard")[1]
+    assert "customer {" not in document
+
+
+def test_customers_without_invoices_add_nothing_and_an_unknown_part_is_refused() -> None:
+    assert (
+        dashboard_query(frozenset({"customers"})).split("query")[1]
+        == (dashboard_query(frozenset()).split("query")[1])
+    )
+    with pytest.raises(ValueError, match="unknown dashboard parts: \\['payroll'\\]"):
+        dashboard_query(frozenset({"payroll"}))
+
+
+@pytest.mark.parametrize("parts", every_part_set(), ids=lambda parts: part_key(parts) or "none")
+async def test_every_dashboard_version_runs_with_a_partner_token_of_just_its_scopes(
+    gateway_factory: GatewayFactory, token_for: TokenFactory, parts: frozenset[str]
+) -> None:
+    # Given a partner token with exactly the scopes of these parts (and an owner's role)
+    scopes = [part.scope for part in PARTS if part.name in parts]
+    token = token_for([(GB_BUSINESS_ID, Role.OWNER)], subject="partner", scopes=scopes)
+    gateway = await gateway_factory()
+
+    # When the version GraphiQL would open with for it is run
+    response = await graphql(gateway, dashboard_query(parts), token)
+
+    # Then it answers data and no errors
+    body = response.json()
+    assert "errors" not in body
+    (membership,) = body["data"]["viewer"]["memberships"]
+    assert membership["business"]["id"] == GB_BUSINESS_ID
+    assert ("invoices" in membership["business"]) == ("invoices" in parts)
+
+
+async def test_a_viewer_gets_the_dashboard_without_the_balance_and_it_runs(
+    gateway_factory: GatewayFactory, token_for: TokenFactory
+) -> None:
+    gateway = await gateway_factory()
+    viewer = token_for([(GB_BUSINESS_ID, Role.VIEWER)], subject="viewer")
+    readable = frozenset(p.name for p in PARTS if Role.VIEWER.value in p.roles)
+
+    whole = (await graphql(gateway, DASHBOARD_QUERY, viewer)).json()
+    fitted = (await graphql(gateway, dashboard_query(readable), viewer)).json()
+
+    assert readable == ALL_PARTS - {"balance"}
+    assert [(e["path"][-1], e["extensions"]["code"]) for e in whole["errors"]] == [
+        ("balance", "FORBIDDEN")
+    ]
+    assert "errors" not in fitted
+    assert fitted["data"]["viewer"]["memberships"][0]["role"] == "VIEWER"
+
+
+async def test_the_whole_dashboard_fails_for_the_partner_token_make_run_prints(
+    gateway_factory: GatewayFactory, token_for: TokenFactory
+) -> None:
+    # Why GraphiQL picks a version: the whole one asks for what invoices:read cannot read
+    gateway = await gateway_factory()
+    partner = token_for([(GB_BUSINESS_ID, Role.OWNER)], scopes=["invoices:read"])
+
+    body = (await graphql(gateway, DASHBOARD_QUERY, partner)).json()
+
+    assert body["data"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["viewer", "memberships", 0, "business", "name"], "FORBIDDEN")
+    ]
 
 
 async def test_the_dashboard_query_graphiql_opens_with_runs_cleanly(

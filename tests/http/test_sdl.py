@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.http.sdl import SDL_PATH, SchemaDocument, entity_tag, matches
+from app.http.sdl import SDL_PATH, SchemaDocument, entity_tag
 from app.main import create_app
 from app.schema.versioning import SCHEMA_FILE, current_sdl
 from tests.e2e.conftest import gateway_settings
@@ -121,21 +121,3 @@ def test_the_tag_follows_the_bytes() -> None:
     assert SchemaDocument(COMMITTED).etag == ETAG
     assert SchemaDocument(COMMITTED + b"\n").etag != ETAG
     assert SchemaDocument(b"type Query { a: Int }\n").etag != ETAG
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, False),
-        ("", False),
-        ('"a"', True),
-        ('W/"a"', True),
-        ('"b", "a"', True),
-        ('"b",W/"a"', True),
-        ("*", True),
-        ('"b"', False),
-        ("a", False),
-    ],
-)
-def test_if_none_match_compares_weakly(header: str | None, expected: bool) -> None:
-    assert matches(header, '"a"') is expected

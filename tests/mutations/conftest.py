@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
@@ -24,7 +24,7 @@ from app.main import create_app
 from app.mutations.relay import Relay
 from app.outbox.store import OutboxStore
 from app.wiring.background import build_relay
-from app.wiring.resources import open_resources
+from app.wiring.resources import open_resources, utc_today
 from sandbox.devkeys import load_or_create_private_key, mint_token
 from sandbox.idp import create_idp_app
 from sandbox.invoicing import create_invoicing_app
@@ -145,6 +145,7 @@ async def world_factory(
         async def start(
             *,
             wrap: Wrap | None = None,
+            today: Callable[[], date] = utc_today,
             **changes: object,
         ) -> World:
             invoicing_app: Starlette = create_invoicing_app(token=INVOICING_TOKEN)
@@ -164,7 +165,7 @@ async def world_factory(
             stack.push_async_callback(engine.dispose)
             await migrate.upgrade(engine)
             settings = saga_settings(database_url, **changes)
-            app = create_app(settings, transports=transports)
+            app = create_app(settings, transports=transports, today=today)
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(
                 httpx.AsyncClient(

@@ -67,6 +67,31 @@ async def pay(
     method: str = "pm_card_ok",
 ) -> Json:
     """payInvoice through the gateway; the payload (no top-level GraphQL errors allowed)."""
+    body = await pay_answer(
+        client,
+        token,
+        key,
+        invoice_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        method=method,
+    )
+    assert "errors" not in body, body
+    payload: Json = body["data"]["payInvoice"]
+    return payload
+
+
+async def pay_answer(
+    client: httpx.AsyncClient,
+    token: str,
+    key: str,
+    invoice_id: str,
+    *,
+    amount_minor: int | None = None,
+    currency: str = "GBP",
+    method: str = "pm_card_ok",
+) -> Json:
+    """payInvoice through the gateway; the whole answer (HTTP 200 required)."""
     variables: Json = {
         "input": {"idempotencyKey": key, "invoiceId": invoice_id, "paymentMethod": method}
     }
@@ -78,10 +103,8 @@ async def pay(
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    payload: Json = body["data"]["payInvoice"]
-    return payload
+    body: Json = response.json()
+    return body
 
 
 def codes(payload: Json) -> list[str]:

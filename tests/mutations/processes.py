@@ -18,6 +18,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.core.settings import Settings
+from app.serve.guard import UVICORN_HTTP
 from sandbox.devkeys import load_or_create_private_key
 from tests.mutations.helpers import Sandbox
 
@@ -165,6 +166,8 @@ async def start_gateway(
             "127.0.0.1",
             "--port",
             str(port),
+            "--http",
+            UVICORN_HTTP,
             "--log-level",
             "warning",
         ],

@@ -31,6 +31,8 @@ from app.mutations.inputs import (
 )
 
 KEY = "key-0001"
+# The app's calendar date in these tests; DUE is a due date inside its window.
+TODAY = datetime.date(2026, 12, 1)
 DUE = datetime.date(2026, 12, 31)
 LINE = ("Consulting", 2, "100.00")
 PROPERTY = settings(max_examples=150, deadline=None)
@@ -79,6 +81,7 @@ def invoice(
     due_date: datetime.date = DUE,
     tax_rate_bps: int | None = 2000,
     lines: Sequence[tuple[str, int, str]] = (LINE,),
+    today: datetime.date = TODAY,
 ) -> CreateInvoice:
     return parse_create_invoice(
         idempotency_key=idempotency_key,
@@ -88,6 +91,7 @@ def invoice(
         due_date=due_date,
         tax_rate_bps=tax_rate_bps,
         lines=lines,
+        today=today,
     )
 
 
@@ -534,18 +538,55 @@ def test_tax_rates_out_of_range_are_rejected(bps: int) -> None:
     assert rejected(lambda: invoice(tax_rate_bps=bps)) == expected
 
 
-@pytest.mark.parametrize("due", [datetime.date(2000, 1, 1), datetime.date(2100, 12, 31)])
-def test_due_dates_at_the_bounds_are_accepted(due: datetime.date) -> None:
+WINDOW_MESSAGE = (
+    "dueDate must be between 2026-11-01 and 2028-11-30 (30 days before today to 730 days after)"
+)
+
+
+@pytest.mark.parametrize(
+    "due",
+    [
+        TODAY - datetime.timedelta(days=30),
+        TODAY,
+        TODAY + datetime.timedelta(days=730),
+    ],
+    ids=["30-days-back", "today", "730-days-ahead"],
+)
+def test_due_dates_inside_the_window_around_today_are_accepted(due: datetime.date) -> None:
     assert invoice(due_date=due).due_date == due
 
 
 @pytest.mark.parametrize(
     "due",
-    [datetime.date(1999, 12, 31), datetime.date(2101, 1, 1), datetime.date(1, 1, 1)],
+    [
+        TODAY - datetime.timedelta(days=31),
+        TODAY + datetime.timedelta(days=731),
+        datetime.date(1996, 12, 1),
+        datetime.date(2062, 12, 1),
+        datetime.date(1, 1, 1),
+        datetime.date(9999, 12, 31),
+    ],
+    ids=["31-days-back", "731-days-ahead", "decades-back", "decades-ahead", "min", "max"],
 )
-def test_due_dates_out_of_range_are_rejected(due: datetime.date) -> None:
-    expected = problem(("input", "dueDate"), "dueDate must be between 2000-01-01 and 2100-12-31")
+def test_due_dates_outside_the_window_are_rejected_naming_it(due: datetime.date) -> None:
+    expected = problem(("input", "dueDate"), WINDOW_MESSAGE)
     assert rejected(lambda: invoice(due_date=due)) == expected
+
+
+def test_the_window_is_around_the_apps_today_not_the_machines() -> None:
+    # Given a due date a month ahead of one day
+    due = datetime.date(2030, 6, 1)
+    # When the app's today is that day / Then it is accepted
+    assert invoice(due_date=due, today=datetime.date(2030, 5, 1)).due_date == due
+    # When the app's today is years before or after it / Then refused, the window moved
+    assert rejected(lambda: invoice(due_date=due, today=TODAY)) == problem(
+        ("input", "dueDate"), WINDOW_MESSAGE
+    )
+    assert rejected(lambda: invoice(due_date=due, today=datetime.date(2030, 7, 2))) == problem(
+        ("input", "dueDate"),
+        "dueDate must be between 2030-06-02 and 2032-07-01 (30 days before today to 730 days"
+        " after)",
+    )
 
 
 def test_an_unknown_invoice_currency_is_reported_and_amounts_are_not_guessed() -> None:
@@ -630,7 +671,7 @@ def test_every_problem_of_an_invoice_is_reported_together() -> None:
     # Then all of them, and the total of the valid lines alone is already too large
     assert problems == [
         FieldProblem(KEY_MESSAGE, KEY_FIELD),
-        FieldProblem("dueDate must be between 2000-01-01 and 2100-12-31", ("input", "dueDate")),
+        FieldProblem(WINDOW_MESSAGE, ("input", "dueDate")),
         FieldProblem("taxRateBps must be between 0 and 10000", ("input", "taxRateBps")),
         FieldProblem("description must be 1 to 500 characters", line_field(0, "description")),
         FieldProblem("quantity must be between 1 and 1000000", line_field(0, "quantity")),

@@ -25,7 +25,7 @@ class FlakyStore:
     async def acquire(self, key: str, weight: int) -> Decision:
         return self._answer()
 
-    async def peek(self, key: str) -> Decision:
+    async def peek(self, key: str, weight: int = 1) -> Decision:
         return self._answer()
 
     def _answer(self) -> Decision:

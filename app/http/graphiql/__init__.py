@@ -1,1 +1,1 @@
-"""GraphiQL, self-hosted: the page, its vendored assets and the example it opens with."""
+"""GraphiQL, self-hosted: the page, its vendored assets and the examples it opens with."""

@@ -21,7 +21,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from app.core.settings import Settings
-from app.http.graphiql.examples import DASHBOARD_QUERY
+from app.http.etags import none_match
+from app.http.graphiql.examples import examples_config
 
 ASSET_PREFIX = "/graphiql/assets"
 _CONTENT_TYPES = {
@@ -99,7 +100,8 @@ class GraphiQLSite:
             headers = json.dumps({"Authorization": f"Bearer {demo_token}"}, indent=2)
         else:
             headers = '{\n  "Authorization": "Bearer <paste your access token here>"\n}'
-        config = {"endpoint": "/graphql", "query": DASHBOARD_QUERY, "headers": headers}
+        # init.js opens with the dashboard version the token in `headers` can run.
+        config = {"endpoint": "/graphql", "headers": headers, "examples": examples_config()}
         template = Template((resources.files(__package__) / "page.html").read_text("utf-8"))
         self._page = template.substitute(
             config=_json_for_html(config),
@@ -140,7 +142,7 @@ class GraphiQLSite:
             "X-Content-Type-Options": "nosniff",
             "Cross-Origin-Resource-Policy": "same-origin",
         }
-        if request.headers.get("if-none-match") == headers["ETag"]:
+        if none_match(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         body = asset.body
         if "gzip" in request.headers.get("accept-encoding", ""):

@@ -111,6 +111,7 @@ class Mutation:
                 lines=[
                     (line.description, line.quantity, str(line.unit_amount)) for line in input.lines
                 ],
+                today=info.context.reads.today(),
             ),
             info.context.mutations.create_invoice,  # type: ignore[arg-type]
         )
@@ -120,7 +121,16 @@ class Mutation:
             replayed=outcome.replayed,
         )
 
-    @resolved("Move a draft invoice to open, so it can be paid.")
+    @resolved(
+        " ".join(
+            [
+                "Move a draft invoice to open, so it can be paid. Refused with INVALID_STATE,",
+                "nothing done, for an invoice that is not a draft and for a draft whose total",
+                "is zero: an open invoice of zero could never be paid (a payment is above",
+                "zero) and would stay open for good, so it stays a draft; void it instead.",
+            ]
+        )
+    )
     async def finalize_invoice(
         self, info: Info, input: Annotated[FinalizeInvoiceInput, INPUT]
     ) -> FinalizeInvoicePayload:
@@ -136,7 +146,14 @@ class Mutation:
             replayed=outcome.replayed,
         )
 
-    @resolved("Cancel a draft or open invoice that has no recorded payment.")
+    @resolved(
+        " ".join(
+            [
+                "Cancel a draft or open invoice that has no recorded payment. Otherwise",
+                "INVALID_STATE, nothing done; the message names the invoice's status.",
+            ]
+        )
+    )
     async def void_invoice(
         self, info: Info, input: Annotated[VoidInvoiceInput, INPUT]
     ) -> VoidInvoicePayload:

@@ -50,7 +50,15 @@ class UserErrorCode(enum.Enum):
         "FORBIDDEN", description="The role or token scope does not allow it."
     )
     INVALID_STATE = strawberry.enum_value(
-        "INVALID_STATE", description="The object's status does not allow it (e.g. paying a draft)."
+        "INVALID_STATE",
+        description=" ".join(
+            [
+                "The object's state does not allow it (paying a draft, voiding a paid",
+                "invoice, finalizing an invoice whose total is zero). The message names the",
+                "state the object is in and the states that would allow it (not to a token",
+                "that may not read the object).",
+            ]
+        ),
     )
     AMOUNT_EXCEEDS_DUE = strawberry.enum_value(
         "AMOUNT_EXCEEDS_DUE", description="More than the invoice's amount due."
@@ -127,7 +135,15 @@ class CreateInvoiceInput:
     business_id: strawberry.ID = strawberry.field(description="The business issuing it.")
     customer_id: strawberry.ID = strawberry.field(description="A customer of that business.")
     currency: CurrencyCode = strawberry.field(description="Currency of every amount on it.")
-    due_date: date = strawberry.field(description="When payment is due.")
+    due_date: date = strawberry.field(
+        description=" ".join(
+            [
+                "When payment is due: from 30 days before today to 730 days after (today",
+                "as the gateway's calendar date, UTC). Outside that window, INVALID_INPUT at",
+                "this field.",
+            ]
+        )
+    )
     tax_rate_bps: int | None = strawberry.field(
         default=0, description="Basis points, 0 to 10000 (2000 = 20% VAT)."
     )
@@ -137,7 +153,9 @@ class CreateInvoiceInput:
 @strawberry.input(description="Move a draft invoice to open.")
 class FinalizeInvoiceInput:
     idempotency_key: str = strawberry.field(description=KEY_DESCRIPTION)
-    invoice_id: strawberry.ID = strawberry.field(description="A draft invoice.")
+    invoice_id: strawberry.ID = strawberry.field(
+        description="A draft invoice whose total is above zero."
+    )
 
 
 @strawberry.input(
@@ -254,7 +272,17 @@ class PayInvoicePayload:
         return Payment.of(self.payment_record) if self.payment_record else None
 
     @resolved(
-        "The invoice after the payment was recorded on it.",
+        " ".join(
+            [
+                "The invoice as it now stands whenever the outcome is known: paid, pending,",
+                "declined, refused for its state or amounts, another payment in progress, and",
+                "on a replay (read again). Null when nothing ran (INVALID_INPUT,",
+                "IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE), for NOT_FOUND and FORBIDDEN,",
+                "and while the outcome is unknown (DOWNSTREAM_UNAVAILABLE,",
+                "DOWNSTREAM_INVALID_RESPONSE): retry with the same key. A replay whose",
+                "invoice cannot be read now shows none, never a stored copy that may be stale.",
+            ]
+        ),
         extensions=[Owned.in_payload("Invoice")],
     )
     async def invoice(self, info: Info) -> Invoice | None:

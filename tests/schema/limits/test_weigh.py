@@ -1,15 +1,17 @@
 """A request's rate-limit weight is its document's cost, worked out from the same cached
-parse and checks that execution reuses; a document that will be refused weighs 1."""
+parse and checks that execution reuses; a document that will be refused weighs what
+reading it costs."""
 
 from __future__ import annotations
 
+import pytest
 from graphql import get_introspection_query, parse
 
 from app.schema.build import GatewaySchema, build_schema
 from app.schema.limits.config import Limits
 from app.schema.limits.cost import document_cost
 from app.schema.limits.extension import DocumentChecks
-from app.schema.limits.weigh import CostWeigher
+from app.schema.limits.weigh import CostWeigher, text_weight
 from sandbox.seed import GB_BUSINESS_ID
 
 NESTED = (
@@ -34,25 +36,47 @@ def test_the_weight_is_the_documents_cost_with_its_variables() -> None:
     assert weight == document_cost(parse(NESTED), {"n": 20}, "Q", build_schema()._schema)
 
 
-def test_a_document_that_will_be_refused_weighs_one() -> None:
+def test_a_document_that_will_be_refused_weighs_only_its_reading() -> None:
     weigh, _, _ = rig()
 
-    assert weigh("{ business(", None, None) == 1  # does not parse
-    assert weigh("{ viewer { nope } }", None, None) == 1  # fails validation
+    def refused(query: str, name: str | None, variables: dict[str, int] | None) -> None:
+        assert weigh(query, name, variables) == weigh.text(query)
+
+    refused("{ business(", None, None)  # does not parse
+    refused("{ viewer { nope } }", None, None)  # fails validation
     too_deep = "{ viewer " + "{ memberships " * 20 + "{ role }" + " }" * 21
-    assert weigh(too_deep, None, None) == 1  # over the depth limit
-    assert weigh(NESTED, "Q", {"n": 0}) == 1  # a page size out of range
+    refused(too_deep, None, None)  # over the depth limit
+    refused(NESTED, "Q", {"n": 0})  # a page size out of range
     costly = NESTED.replace(
         "invoices(first: 5)",
         "invoices(first: 100) { edges { node { payments { refunds { id } } } } } "
         "x: invoices(first: 5)",
     )
-    assert weigh(costly, "Q", {"n": 100}) == 1  # over the cost limit
+    refused(costly, "Q", {"n": 100})  # over the cost limit
     repeated = "{ " + "viewer { id } " * 200 + "}"
-    assert weigh(repeated, None, None) == 1  # over the limit on repeated response keys
+    refused(repeated, None, None)  # over the limit on repeated response keys
     # several operations and no name: refused before anything runs
-    assert weigh(f"{NESTED} query R {{ viewer {{ id }} }}", None, {"n": 20}) == 1
+    refused(f"{NESTED} query R {{ viewer {{ id }} }}", None, {"n": 20})
     assert weigh(f"{NESTED} query R {{ viewer {{ id }} }}", "Q", {"n": 20}) == 22
+
+
+@pytest.mark.parametrize(
+    ("query", "weight"),
+    [
+        ("{ viewer { id } }", 1),
+        ("query B($id: ID!) { business(id: $id) { id name } }", 1),
+        ("{ " + "viewer { id } " * 200 + "}", 17),  # 802 tokens
+        ("{ " + "viewer { id } " * 600 + "}", 41),  # counted to just past 2,000
+        ("#" + "x" * 100_000 + "\n{ viewer { id } }", 49),  # 100 KB of comment
+        ('{ viewer(a: "' + "x" * 10_000 + '") { id } }', 5),  # 10 KB in one string
+    ],
+    ids=["viewer", "one object", "800 tokens", "over the token limit", "comment", "string"],
+)
+def test_reading_a_document_weighs_1_per_50_tokens_or_2_kib(query: str, weight: int) -> None:
+    weigh, _, _ = rig()
+
+    assert weigh.text(query) == weight
+    assert text_weight(query, max_tokens=2000) == weight
 
 
 def test_an_introspection_weighs_what_it_costs() -> None:

@@ -1,0 +1,1 @@
+"""How the gateway is served: what uvicorn itself must be told or given (guard.py)."""
