@@ -34,7 +34,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import GraphQLError, GraphQLFormattedError, OperationType, get_operation_ast, parse
+from graphql import GraphQLFormattedError, OperationType
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -48,8 +48,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from app.auth.bearer import extract_bearer_token
 from app.auth.errors import AuthenticationError, JwksUnavailableError
 from app.auth.principal import Principal
-from app.http.admission import Weigher
+from app.http.admission import PEEK_FROM
 from app.ratelimit.addresses import address_key, client_address
+from app.ratelimit.limiter import Decision
+from app.schema.limits.weigh import CostWeigher
 from app.subscriptions.live import LiveContext, LiveSession
 from app.wiring.live import LiveHolder, reads_for_events
 from app.wiring.resources import ResourceHolder
@@ -124,11 +126,11 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[LiveContext, None]
     """Set on the view by the endpoint, with the caller's budget (`holder`, `weigh`)."""
 
     holder: ResourceHolder
-    weigh: Weigher
+    weigh: CostWeigher
     ping_seconds: float = PING_SECONDS
 
     @classmethod
-    def bound(cls, holder: ResourceHolder, weigh: Weigher) -> type[GatewayTransportWSHandler]:
+    def bound(cls, holder: ResourceHolder, weigh: CostWeigher) -> type[GatewayTransportWSHandler]:
         """This handler, charging subscribes to the budgets of `holder`'s rate limits."""
         return type(cls.__name__, (cls,), {"holder": holder, "weigh": weigh})
 
@@ -167,27 +169,38 @@ class GatewayTransportWSHandler(BaseGraphQLTransportWSHandler[LiveContext, None]
         await super().handle_subscribe(message)
 
     async def _refusal(self, message: SubscribeMessage) -> GraphQLFormattedError | None:
+        """As admission does for a POST (app/http/admission.py): the size cap, a heavy
+        document checked against what is left of the budget before it is parsed, the
+        operation's type, then the charge by cost."""
         payload = message["payload"]
         query, name = payload["query"], payload.get("operationName")
-        try:
-            operation = get_operation_ast(parse(query), name)
-        except GraphQLError:
-            return None  # Strawberry's handler answers it (4400, by the protocol)
-        if operation is not None and operation.operation is not OperationType.SUBSCRIPTION:
-            return {
-                "message": "Only subscriptions run over WebSocket; send queries and "
-                "mutations with POST.",
-                "extensions": {"code": "BAD_REQUEST"},
-            }
         resources = self.holder.resources
-        subject = self.context.live.principal.subject
+        key = f"sub:{self.context.live.principal.subject}"
+        if len(query.encode()) > resources.settings.max_body_bytes:
+            return _error("The document is larger than the limit.", "PAYLOAD_TOO_LARGE")
+        floor = self.weigh.text(query)
+        if floor >= PEEK_FROM:
+            early = await resources.rate_limits.principal.peek(key, floor)
+            if not early.allowed:
+                return self._limited(early)
+        kind = self.weigh.operation_type(query, name)
+        if kind is not None and kind is not OperationType.SUBSCRIPTION:
+            return _error(
+                "Only subscriptions run over WebSocket; send queries and mutations with POST.",
+                "BAD_REQUEST",
+            )
         weight = max(1, self.weigh(query, name, payload.get("variables")))
-        decision = await resources.rate_limits.principal.acquire(f"sub:{subject}", weight)
-        if decision.allowed:
-            return None
-        resources.rate_limits.stats.request_rejected("principal")
+        decision = await resources.rate_limits.principal.acquire(key, weight)
+        return None if decision.allowed else self._limited(decision)
+
+    def _limited(self, decision: Decision) -> GraphQLFormattedError:
+        self.holder.resources.rate_limits.stats.request_rejected("principal")
         seconds = decision.retry_after_header
         return {
             "message": f"Too many requests; retry in {seconds} seconds.",
             "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": seconds},
         }
+
+
+def _error(message: str, code: str) -> GraphQLFormattedError:
+    return {"message": message, "extensions": {"code": code}}

@@ -382,3 +382,24 @@ async def test_a_handshake_from_another_sites_page_is_refused(
         async with live.ws(origin=origin):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_document_over_the_body_limit_is_refused_unread(
+    live_factory: LiveFactory, token: TokenMaker
+) -> None:
+    live = await live_factory(max_body_bytes=2048)
+    padding = "#" + "x" * 2100 + "\n"
+    async with live.ws() as socket:
+        await init(socket, token())
+        await subscribe(socket, padding + PAYMENTS, {"invoice": INVOICE})
+        assert await receive(socket) == {
+            "id": "1",
+            "type": "error",
+            "payload": [
+                {
+                    "message": "The document is larger than the limit.",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                }
+            ],
+        }
+    assert live.hub.open_count("user_live") == 0
