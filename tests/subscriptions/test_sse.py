@@ -96,8 +96,11 @@ async def test_an_invoice_change_reaches_the_subscriber(
     assert live.metric("gateway_subscriptions_open", transport="sse") == 0
 
 
-async def test_without_a_token_the_answer_is_401_and_no_stream(live: LiveGateway) -> None:
-    async with stream(live, INVOICES, {"b": GB_BUSINESS_ID}, None) as events:
+@pytest.mark.parametrize("credential", [None, "not-a-jwt"])
+async def test_without_a_valid_token_the_answer_is_401_and_no_stream(
+    live: LiveGateway, credential: str | None
+) -> None:
+    async with stream(live, INVOICES, {"b": GB_BUSINESS_ID}, credential) as events:
         await events.response.aread()
     assert events.response.status_code == 401
     assert events.response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

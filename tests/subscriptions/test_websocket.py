@@ -13,7 +13,7 @@ from app.auth.principal import Role
 from app.core.money import to_major_string
 from app.subscriptions import hub as hub_module
 from app.subscriptions import websocket as ws_module
-from sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID
+from sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID, IN_OPEN_INVOICE_ID
 from sandbox.seed import PAYMENTS as SEED_PAYMENTS
 from tests.subscriptions.conftest import (
     LiveFactory,
@@ -403,3 +403,25 @@ async def test_a_document_over_the_body_limit_is_refused_unread(
             ],
         }
     assert live.hub.open_count("user_live") == 0
+
+
+async def test_an_event_naming_another_business_s_object_is_never_shown(
+    live: LiveGateway, token: TokenMaker
+) -> None:
+    # Given an owner of GB following its business
+    query = "subscription($b: ID!) { businessEvents(businessId: $b) { id object { id } } }"
+    async with live.ws() as socket:
+        await init(socket, token())
+        await subscribe(socket, query, {"b": GB_BUSINESS_ID})
+        await live.subscribed("user_live")
+        # When an event of GB names an IN invoice (a corrupt or forged event), then a good one
+        forged = event("invoice.paid", IN_OPEN_INVOICE_ID)
+        good = event("invoice.paid", INVOICE)
+        live.publish(forged, good)
+        # Then the object is read under the caller's ownership: the IN one is not shown
+        assert await receive(socket) == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": {"businessEvents": {"id": good.id, "object": {"id": INVOICE}}}},
+        }
+    assert live.metric("gateway_subscription_events_dropped_total", reason="not_visible") == 1
