@@ -73,10 +73,16 @@ class TablePoller:
     def gaps(self) -> frozenset[int]:
         return frozenset(self._gaps)
 
+    async def start(self) -> None:
+        """Takes the current end of the table as where to start. Done before the app
+        serves (app/wiring/live.py), so that an event caused by its first requests is
+        after it; else by the first poll."""
+        self._high = await self._source.last_position()
+
     async def poll_once(self) -> int:
         """One round: returns how many events it handed on."""
         if self._high is None:
-            self._high = await self._source.last_position()
+            await self.start()
             return 0
         now = self._clock()
         self._gaps = {p: t for p, t in self._gaps.items() if now - t < self._gap_seconds}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from app.subscriptions.table_feed import EventSource, TablePoller
 from app.telemetry.subscriptions import SubscriptionMetrics
 from app.wiring.resources import Resources
 
+logger = logging.getLogger(__name__)
 SourceFactory = Callable[[Resources], EventSource | None]
 
 
@@ -69,6 +71,12 @@ async def running_live(
         feed = AmqpFeed(str(amqp_url), hub)
     elif (source := table_source(resources)) is not None:
         feed = TablePoller(source, hub)
+        try:
+            # Where to start, before the app serves: an event its first requests cause
+            # is after it. Failing here, the first poll tries again.
+            await feed.start()
+        except Exception:
+            logger.exception("reading the end of domain_events failed")
     stop = asyncio.Event()
     task = asyncio.create_task(feed.run_forever(stop), name="event-feed") if feed else None
     try:
