@@ -40,7 +40,7 @@ Reader = Callable[[], Awaitable[Admitted]]
 # 8 KiB, 2 ms of parsing and more) is first checked against what is left of the
 # budget, without parsing it: a caller with too little left gets its 429 for nothing.
 # Lighter documents skip that extra look at the limiter (a Redis round trip).
-PEEK_FROM = 4
+PEEK_FROM = 8
 
 
 class Weigher(Protocol):

@@ -19,7 +19,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,37 +52,63 @@ def query(document: str, **extra: object) -> bytes:
 NONCE = b"#00000000"  # a comment, replaced per request so no cache answers for the parser
 
 
-def attacks(token: str, forged: str) -> dict[str, bytes]:
-    """Each class's request. `token` is valid and has no memberships (any account can get
-    one); `forged` is well formed, signed by another key. A document starts with NONCE,
+CLASSES = (
+    "introspection, aliased 30 times",
+    "introspection, twice (within the cost limit)",
+    "duplicated fields",
+    "invalid UTF-8",
+    "bad tokens from one address",
+    "malformed JSON",
+    "deeply nested JSON",
+    "several operations, no operationName",
+    "trailing slash, foreign Host",
+    "nodes with 30000 ids",
+)
+
+
+def attacks(tokens: Mapping[str, str], forged: str) -> dict[str, bytes]:
+    """Each class's request. `tokens` holds a valid token of no memberships per class:
+    an account each (any account can get one), so no class hides behind another's spent
+    budget. `forged` is well formed, signed by another key. A document starts with NONCE,
     which `flood` makes unique to each request."""
     nonce = NONCE.decode() + "\n"
     aliased = " ".join(f"a{i}: {INTROSPECTION}" for i in range(30))
     duplicated = "{ " + "viewer { id } " * 300 + "}"
     deep = b'{"query": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-    return {
-        "introspection, aliased 30 times": post(query(nonce + "{ " + aliased + " }"), token),
-        "introspection, twice (within the cost limit)": post(
-            query(f"{nonce}{{ a: {INTROSPECTION} b: {INTROSPECTION} }}"), token
+    documents: dict[str, tuple[bytes, dict[str, str]]] = {
+        "introspection, aliased 30 times": (query(nonce + "{ " + aliased + " }"), {}),
+        "introspection, twice (within the cost limit)": (
+            query(f"{nonce}{{ a: {INTROSPECTION} b: {INTROSPECTION} }}"),
+            {},
         ),
-        "duplicated fields": post(query(nonce + duplicated), token),
-        "invalid UTF-8": post(b'{"query": "{ viewer { id } }\xff\xfe\xc3"}', token),
-        "bad tokens from one address": post(query("{ viewer { id } }"), forged),
-        "malformed JSON": post(b'{"query": "{ viewer { id } }", ', token),
-        "deeply nested JSON": post(deep, token),
-        "several operations, no operationName": post(
-            query(nonce + "query A { viewer { id } } query B { viewer { id } }"), token
+        "duplicated fields": (query(nonce + duplicated), {}),
+        "invalid UTF-8": (b'{"query": "{ viewer { id } }\xff\xfe\xc3"}', {}),
+        "bad tokens from one address": (query("{ viewer { id } }"), {}),
+        "malformed JSON": (b'{"query": "{ viewer { id } }", ', {}),
+        "deeply nested JSON": (deep, {}),
+        "several operations, no operationName": (
+            query(nonce + "query A { viewer { id } } query B { viewer { id } }"),
+            {},
         ),
-        "trailing slash, foreign Host": post(
-            query("{ viewer { id } }"), token, path="/graphql/", host="attacker.example"
+        "trailing slash, foreign Host": (
+            query("{ viewer { id } }"),
+            {"path": "/graphql/", "host": "attacker.example"},
         ),
-        "nodes with 30000 ids": post(
+        "nodes with 30000 ids": (
             query(
                 nonce + "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
                 variables={"ids": ["x"] * 30000},
             ),
-            token,
+            {},
         ),
+    }
+    return {
+        name: post(
+            body,
+            forged if name == "bad tokens from one address" else tokens[name],
+            **where,
+        )
+        for name, (body, where) in documents.items()
     }
 
 
@@ -205,16 +231,16 @@ class Plan:
     seconds: float
     per_class: int  # connections per class
     rate: float  # requests a second per flooding connection, at most
-    token: str
+    tokens: dict[str, str]  # a valid token per class (CLASSES), and one for the slow ones
     forged: str
 
 
 async def run(plan: Plan, result: Path, ready: Path) -> None:
     until = time.monotonic() + plan.seconds
-    requests = attacks(plan.token, plan.forged)
+    requests = attacks(plan.tokens, plan.forged)
     tallies = {name: Tally() for name in [*requests, SLOW_HEAD, SLOW_BODY]}
     body = query("{ viewer { id } }")
-    slow_body_head = post(body, plan.token)[: -len(body)]
+    slow_body_head = post(body, plan.tokens[SLOW_BODY])[: -len(body)]
     work: list[Coroutine[None, None, None]] = []
     for _ in range(plan.per_class):
         work += [

@@ -102,7 +102,7 @@ async def test_a_normal_users_viewer_keeps_its_pace_while_every_attack_class_run
     tmp_path: Path,
 ) -> None:
     async with image_gateway(tmp_path) as gateway:
-        # given a normal user, and attackers with valid tokens of no business each
+        # given a normal user, and attackers with a valid token of no business per class
         token = gateway.token("normal-user", [(GB_BUSINESS_ID, Role.OWNER)])
         # (a forged token: the user's own claims and key id, another key's signature, so
         # each costs a full signature check)
@@ -123,7 +123,10 @@ async def test_a_normal_users_viewer_keeps_its_pace_while_every_attack_class_run
             seconds=ATTACK_SECONDS,
             per_class=PER_CLASS,
             rate=RATE,
-            token=gateway.token("attacker", []),
+            tokens={
+                name: gateway.token(f"attacker-{n}", [])
+                for n, name in enumerate([*attackers.CLASSES, attackers.SLOW_BODY])
+            },
             forged=forged,
         )
         plan_path, result_path, ready = (tmp_path / n for n in ("plan", "result", "ready"))

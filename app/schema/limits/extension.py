@@ -41,6 +41,7 @@ from app.schema.limits.config import Limits
 from app.schema.limits.cost import analyse_cost
 from app.schema.limits.error_cap import too_complex
 from app.schema.limits.measure import count_directives, count_fields, shape
+from app.schema.limits.tokens import count_tokens
 
 # Validation stops after this many errors (graphql-core's own default); ErrorCap then
 # shows the first few and counts the rest.
@@ -60,6 +61,11 @@ class DocumentChecks:
         self.parse: Callable[[str], DocumentNode] = lru_cache(maxsize)(
             partial(parse, max_tokens=limits.max_tokens)
         )
+
+    def too_many_tokens(self, query: str) -> bool:
+        """Over the token limit, known without parsing (app/schema/limits/tokens.py)."""
+        limit = self.limits.max_tokens
+        return count_tokens(query, stop_after=limit + 1) > limit
 
     def errors(
         self, schema: GraphQLSchema, query: str | None, document: DocumentNode, rules: Rules
@@ -134,6 +140,7 @@ class DocumentLimits(SchemaExtension):
         self._checks = checks
         # The cost of the operation, once worked out (for whoever wants to weigh it).
         self.cost: int | None = None
+        self._over_tokens = False
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self._limits.max_tokens
@@ -143,9 +150,15 @@ class DocumentLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is None and context.query:
-            # A failure is left to Strawberry's own parse, which makes it the answer.
-            with suppress(GraphQLError):
-                context.graphql_document = self._checks.parse(context.query)
+            if self._checks.too_many_tokens(context.query):
+                # Refused unparsed: Strawberry's own parse stops at the first token, and
+                # the answer is then named the token limit (_name_the_token_limit).
+                self._over_tokens = True
+                context.parse_options["max_tokens"] = 0
+            else:
+                # A failure is left to Strawberry's own parse, which makes it the answer.
+                with suppress(GraphQLError):
+                    context.graphql_document = self._checks.parse(context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -185,5 +198,6 @@ class DocumentLimits(SchemaExtension):
             return
         limit = self._limits.max_tokens
         parser_says = f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted."
-        if len(result.errors) == 1 and result.errors[0].message == parser_says:
+        said = len(result.errors) == 1 and result.errors[0].message == parser_says
+        if said or self._over_tokens:
             result.errors = [too_complex("tokens", limit, limit + 1, more_than=True)]

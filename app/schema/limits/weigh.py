@@ -10,17 +10,16 @@ A document that is refused (does not parse, breaks a limit, fails validation) co
 nothing downstream, but its parse is real: priced at 1, a caller at its sustained budget
 could spend most of a core on refusals, and a normal user's `viewer` went from 4 ms to
 41-136 ms under such an attack (tests/attack/). So every document weighs at least 1 per
-50 tokens and 1 per 2 KiB (about 0.5 ms of parsing each): a maximal document weighs 40,
-a 1 MiB comment 512; a typical dashboard document (~150 tokens) 3, under its cost of 55,
-and a one-object read (~20 tokens) 1, so normal traffic pays what it paid before.
-Tokens are counted with one C-speed regular expression, stopping past the token limit
-(the parser stops there too): counting a maximal document takes about 0.5 ms."""
+25 tokens and 1 per KiB (about 0.2 to 0.4 ms of parsing each): a maximal document weighs
+81 (refused unparsed, app/schema/limits/tokens.py), 300 duplicated fields 49, a 1 MiB
+comment the whole bucket; a typical dashboard document (~150 tokens) 6, under its cost
+of 55, and a one-object read (~20 tokens) 1, so normal traffic pays what it paid before.
+Tokens are counted as the parser counts them, at C speed (app/schema/limits/tokens.py),
+stopping past the token limit: counting a maximal document takes about 0.5 ms."""
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,23 +33,18 @@ from graphql import (
 
 from app.schema.limits.cost import analyse_cost
 from app.schema.limits.extension import DocumentChecks, operation_selection_errors
+from app.schema.limits.tokens import count_tokens
 
 # Strawberry's default validation rules: the same key as execution's, so one check.
 _RULES = tuple(specified_rules)
-TOKENS_PER_UNIT = 50
-BYTES_PER_UNIT = 2048
-# GraphQL's lexical tokens, as the parser counts them (comments included), near enough
-# to price them: block strings, strings, comments, spreads, names, numbers, punctuators.
-_TOKEN = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n\r]*|\.\.\.'
-    r"|[A-Za-z_][A-Za-z0-9_]*|-?[0-9][0-9.eE+\-]*|[!$&()\[\]{}:=@|]"
-)
+TOKENS_PER_UNIT = 25
+BYTES_PER_UNIT = 1024
 
 
 def text_weight(query: str, max_tokens: int) -> int:
     """At least 1; 1 per TOKENS_PER_UNIT tokens (counted up to just past `max_tokens`)
     and 1 per BYTES_PER_UNIT bytes, whichever is more."""
-    tokens = sum(1 for _ in itertools.islice(_TOKEN.finditer(query), max_tokens + 1))
+    tokens = count_tokens(query, stop_after=max_tokens + 1)
     by_size = math.ceil(len(query.encode()) / BYTES_PER_UNIT)
     return max(1, math.ceil(tokens / TOKENS_PER_UNIT), by_size)
 
@@ -83,6 +77,8 @@ class CostWeigher:
     def _cost(
         self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
     ) -> int:
+        if self._checks.too_many_tokens(query):
+            return 1  # refused before it is parsed
         try:
             document = self._checks.parse(query)
         except GraphQLError:
