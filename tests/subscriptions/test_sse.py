@@ -15,13 +15,16 @@ import pytest
 from app.auth.principal import Role
 from app.subscriptions import view as view_module
 from sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID
+from sandbox.seed import INVOICES as SEED_INVOICES
 from tests.subscriptions.conftest import LiveGateway, TokenMaker, event
 
 INVOICES = (
     "subscription($b: ID!) { invoiceUpdated(businessId: $b) "
-    "{ eventId change sequence invoice { id status total { amount currency } } } }"
+    "{ eventId change sequence invoice { id status total { amount currency } "
+    "customer { id } } } }"
 )
 INVOICE = "inv_GB0003"
+INVOICE_CUSTOMER = next(i.customer_id for i in SEED_INVOICES if i.id == INVOICE)
 
 
 class Stream:
@@ -88,6 +91,8 @@ async def test_an_invoice_change_reaches_the_subscriber(
                     "id": INVOICE,
                     "status": payload["data"]["invoiceUpdated"]["invoice"]["status"],
                     "total": payload["data"]["invoiceUpdated"]["invoice"]["total"],
+                    # Read through the event's own read service, as the field asks
+                    "customer": {"id": INVOICE_CUSTOMER},
                 },
             }
         }

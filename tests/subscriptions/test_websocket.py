@@ -29,7 +29,7 @@ PAYMENTS = """
 subscription Payments($invoice: ID!) {
   paymentUpdated(invoiceId: $invoice) {
     eventId change sequence occurredAt
-    payment { id status amount { amount currency } }
+    payment { id status amount { amount currency } invoice { id } }
   }
 }
 """
@@ -68,6 +68,7 @@ async def test_a_payment_change_of_the_invoice_reaches_its_subscriber(
                         "id": ITS_PAYMENT,
                         "status": "SUCCEEDED",
                         "amount": {"amount": AMOUNT, "currency": "GBP"},
+                        "invoice": {"id": INVOICE},
                     },
                 }
             }
