@@ -31,6 +31,7 @@ from app.db import migrate
 from app.db.engine import create_engine
 from app.events.envelope import Event, EventType
 from app.main import create_app
+from app.serve.guard import GuardedHttpToolsProtocol
 from app.subscriptions.hub import Hub
 from sandbox.devkeys import mint_token
 from sandbox.seed import GB_BUSINESS_ID
@@ -120,6 +121,9 @@ async def live_factory(downstreams: Downstreams, tmp_path: Path) -> AsyncIterato
                     app,
                     host="127.0.0.1",
                     port=0,
+                    # As the Dockerfile serves: its HTTP protocol, uvicorn's "auto"
+                    # WebSocket implementation (websockets' sans-I/O one).
+                    http=GuardedHttpToolsProtocol,
                     ws="websockets-sansio",
                     lifespan="on",
                     log_level="warning",
