@@ -1,5 +1,5 @@
-"""Shared fixtures: real databases (SQLite file, PostgreSQL throwaway database) and a real
-Redis (a key prefix of its own per test, deleted afterwards)."""
+"""Shared fixtures: real databases (SQLite file, PostgreSQL throwaway database), a real
+Redis (a key prefix of its own per test, deleted afterwards) and a real RabbitMQ."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 REQUIRE_REDIS = os.environ.get("REQUIRE_REDIS") == "1"
+REQUIRE_RABBITMQ = os.environ.get("REQUIRE_RABBITMQ") == "1"
+TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -28,12 +31,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if "redis_server_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.redis)
+        if "rabbitmq_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.rabbitmq)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for marker, required, name in (
         ("postgres", REQUIRE_POSTGRES, "PostgreSQL"),
         ("redis", REQUIRE_REDIS, "Redis"),
+        ("rabbitmq", REQUIRE_RABBITMQ, "RabbitMQ"),
     ):
         if not required:
             continue
@@ -65,6 +71,32 @@ def redis_server_url() -> str:
     finally:
         client.close()
     return TEST_REDIS_URL
+
+
+def rabbitmq_unavailable(reason: str) -> None:
+    """Skips a RabbitMQ test locally; with REQUIRE_RABBITMQ=1 (CI) it fails instead."""
+    if REQUIRE_RABBITMQ:
+        pytest.fail(f"REQUIRE_RABBITMQ=1 but {reason}")
+    pytest.skip(f"{reason}: RabbitMQ tests need a real broker")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server_url() -> str:
+    """TEST_AMQP_URL (default guest@127.0.0.1:5672) if its port answers AMQP; skipped if
+    not, unless REQUIRE_RABBITMQ=1 (CI), which makes it a failure."""
+    parts = urlsplit(TEST_AMQP_URL)
+    address = (parts.hostname or "127.0.0.1", parts.port or 5672)
+    try:
+        with socket.create_connection(address, timeout=2) as probe:
+            probe.sendall(b"AMQP\x00\x00\x09\x01")
+            probe.settimeout(2)
+            # The broker's first frame is a method frame (type 1): Connection.Start.
+            answered = probe.recv(1) == b"\x01"
+    except OSError as exc:
+        rabbitmq_unavailable(f"RabbitMQ at {address} does not answer: {exc}")
+    if not answered:
+        rabbitmq_unavailable(f"{address} does not speak AMQP 0-9-1")
+    return TEST_AMQP_URL
 
 
 @pytest.fixture

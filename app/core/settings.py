@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     # a password: kept out of repr and logs.
     redis_url: str | None = Field(default=None, repr=False)
     redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # RabbitMQ for domain events (app/events, docs/events.md); unset, events stay in the
+    # database. May carry a password: kept out of repr and logs.
+    amqp_url: str | None = Field(default=None, repr=False)
     # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -185,7 +188,7 @@ class Settings(BaseSettings):
     _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
     _split_proxies = field_validator("trusted_proxies", mode="before")(_split_commas)
 
-    @field_validator("redis_url", "persisted_queries_manifest", mode="before")
+    @field_validator("redis_url", "amqp_url", "persisted_queries_manifest", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -274,6 +277,10 @@ class Settings(BaseSettings):
             parts = urlsplit(self.redis_url)
             if parts.scheme not in ("redis", "rediss") or not parts.hostname:
                 problems.append("REDIS_URL: must be a redis:// or rediss:// URL")
+        if self.amqp_url is not None:
+            parts = urlsplit(self.amqp_url)
+            if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+                problems.append("AMQP_URL: must be an amqp:// or amqps:// URL")
         if self.persisted_queries == "required" and not self.persisted_queries_manifest:
             problems.append("PERSISTED_QUERIES_MANIFEST: required when PERSISTED_QUERIES=required")
         return problems
@@ -310,6 +317,12 @@ class Settings(BaseSettings):
             parts = urlsplit(self.redis_url)
             if parts.scheme == "redis" and not is_loopback_host(parts.hostname):
                 problems.append("REDIS_URL: must be rediss:// in production (or loopback)")
+        if self.amqp_url:
+            # The broker's credentials and every event (business ids, amounts) must not
+            # cross a network in clear text.
+            parts = urlsplit(self.amqp_url)
+            if parts.scheme == "amqp" and parts.hostname and not is_loopback_host(parts.hostname):
+                problems.append("AMQP_URL: must be amqps:// in production (or loopback)")
         sandboxes = {
             "invoicing_url": SANDBOX_INVOICING_URL,
             "payments_url": SANDBOX_PAYMENTS_URL,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from app.db.types import UtcDateTime
@@ -113,4 +114,29 @@ payment_watch = Table(
     Index(None, "state", "next_check_at"),
     Index(None, "invoice_id"),
     Index(None, "business_id"),
+)
+
+# Domain events (app/events), written in the same transaction as the change that causes
+# them, and published to the broker by the event relay. `position` is the global order of
+# recording; `sequence` orders one subject's events (from 1, no gaps) for consumers.
+domain_events = Table(
+    "domain_events",
+    metadata,
+    Column("position", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("type", String(40), nullable=False),
+    Column("business_id", String(64), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    # Null until the broker confirmed the message.
+    Column("published_at", UtcDateTime(), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("subject", "sequence"),
+    Index(None, "published_at", "next_attempt_at"),
+    Index(None, "business_id", "position"),
 )

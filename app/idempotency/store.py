@@ -55,6 +55,17 @@ class Claim:
     result: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    completed: bool
+    recovery_point: str
+    # A live request or relay holds the key's lease now.
+    held: bool
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class LeaseLostError(Exception):
     """Another process took this key over; whatever this one was doing must stop."""
 
@@ -164,6 +175,23 @@ class IdempotencyStore:
                 row.recovery_point,
                 row.state or {},
             )
+
+    async def lookup(self, scope_digest: str, key: str) -> KeyRecord | None:
+        """What is known of a key now, changing nothing (mutationOutcome)."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(select(keys).where(_pk(scope_digest, key)))
+            ).one_or_none()
+        if row is None or row.expires_at <= self._clock():
+            return None
+        return KeyRecord(
+            completed=row.status == COMPLETED,
+            recovery_point=row.recovery_point,
+            held=row.lease_expires_at is not None and row.lease_expires_at > self._clock(),
+            result=row.result,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
     async def record_step(
         self,

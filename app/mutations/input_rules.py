@@ -21,7 +21,7 @@ MAX_AMOUNT_MINOR: Final = 10**11
 # Visible ASCII only: keys travel in an HTTP header (Idempotency-Key) and payment methods are
 # tokens; spaces, controls and look-alike Unicode would make two keys that print the same
 # compare different.
-_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
+KEY_SHAPE: Final = re.compile(r"[\x21-\x7e]{1,255}", re.ASCII)
 PAYMENT_METHOD: Final = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)
 # Explicit ASCII digits: str.isdigit() also accepts digits from other scripts.
 _PHONE: Final = re.compile(r"[0-9 +\-().]*", re.ASCII)
@@ -58,7 +58,7 @@ def raise_if_any(problems: list[FieldProblem]) -> None:
 
 
 def check_key(problems: list[FieldProblem], key: str) -> None:
-    if _KEY.fullmatch(key) is None:
+    if KEY_SHAPE.fullmatch(key) is None:
         add(
             problems,
             ("input", "idempotencyKey"),

@@ -33,6 +33,7 @@ from app.downstream.errors import (
 )
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsWrites
+from app.events import emission
 from app.idempotency import locks
 from app.idempotency.keys import downstream_key
 from app.idempotency.store import IdempotencyStore, Lease
@@ -278,8 +279,9 @@ class PayInvoiceSaga:
     async def _compensate(self, lease: Lease, state: dict[str, Any]) -> Step:
         plan = PayPlan.from_json(state["plan"])
         payment = models.Payment.model_validate(state["payment"])
+        refund: models.Refund | None = None
         try:
-            await self._payments.refund(
+            refund, _ = await self._payments.refund(
                 payment.id,
                 {"amount": payment.amount, "reason": None},
                 key=self._key(lease, "compensate"),
@@ -305,7 +307,10 @@ class PayInvoiceSaga:
         outcome.objects["payment"] = refreshed
         if invoice is not None:
             outcome.objects["invoice"] = invoice
-        return await self._finish(lease, state, outcome)
+        refunded = (
+            [emission.refund_event(refund)] if refund and refund.status == "succeeded" else []
+        )
+        return await self._finish(lease, state, outcome, also=emission.recorder(refunded))
 
     # -- endings ----------------------------------------------------------------------
 
@@ -323,9 +328,13 @@ class PayInvoiceSaga:
         plan = PayPlan.from_json(state["plan"])
         outcome.business_id = plan.business_id
         async with self._store.transaction() as connection:
+            await self._store.complete(connection, lease, outcome.to_result())
+            await emission.record_all(
+                connection,
+                emission.of_mutation("payInvoice", outcome.objects, succeeded=not outcome.problems),
+            )
             if also is not None:
                 await also(connection)
-            await self._store.complete(connection, lease, outcome.to_result())
             await locks.release(connection, plan.invoice_id, lease)
             if "outbox_id" in state:
                 await self._outbox.finish(connection, int(state["outbox_id"]))

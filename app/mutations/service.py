@@ -27,6 +27,7 @@ from app.downstream.errors import (
 )
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsWrites
+from app.events import emission
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
@@ -39,6 +40,7 @@ from app.mutations.pay_invoice import (
     PaymentBusyError,
     PayPlan,
 )
+from app.mutations.progress import Progress, progress_of
 from app.mutations.refusals import (
     BUSY_MESSAGE,
     refund_refusal,
@@ -92,6 +94,7 @@ class MutationService:
         self._store = store
         self._invoicing = invoicing
         self._payments = payments
+        self._watch = watch
         self._void = GuardedVoid(store, invoicing, payments, watch, clock)
         self._current = CurrentInvoice(principal, invoicing)
         self._saga = PayInvoiceSaga(
@@ -262,6 +265,26 @@ class MutationService:
             raise
         return self._current.attach(outcome, invoice)
 
+    async def progress(self, operation: str, key: str) -> Progress | None:
+        """Where the caller's `operation` sent with `key` stands (app/mutations/progress.py),
+        or None if this caller has no such key. Sends nothing; a stored outcome is shown
+        as a replay of it would be now."""
+        scope = KeyScope(self._principal.issuer, self._principal.subject, operation)
+        record = await self._store.lookup(scope.digest, key)
+        if record is None:
+            return None
+        outcome: Outcome | None = None
+        if record.completed:
+            stored = Outcome.from_result(record.result or {})
+            outcome = self._replay_refusal(operation, stored) or stored
+            if operation == "payInvoice":
+                invoice_id = _invoice_id_of(stored)
+                if invoice_id is not None:
+                    outcome = await self._current.refreshed(outcome, invoice_id)
+            outcome = shown_to(self._principal, operation, outcome)
+        watched = await self._watch.of_key(scope.digest, key) if operation == "payInvoice" else None
+        return progress_of(record, watched, outcome)
+
     # -- the shared machinery ---------------------------------------------------------
 
     async def _invoice_transition(
@@ -362,6 +385,13 @@ class MutationService:
                 return outcome
             async with self._store.transaction() as connection:
                 await self._store.complete(connection, lease, outcome.to_result())
+                # The events exist exactly when the stored outcome does (docs/events.md).
+                await emission.record_all(
+                    connection,
+                    emission.of_mutation(
+                        operation, outcome.objects, succeeded=not outcome.problems
+                    ),
+                )
             return outcome
         except LeaseLostError:
             return taken_over()
@@ -437,6 +467,16 @@ def _read_failed(exc: DownstreamError) -> Outcome:
             "was done. Retry later with the same idempotency key.",
         )
     return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
+
+
+def _invoice_id_of(outcome: Outcome) -> str | None:
+    for name in ("invoice", "payment"):
+        found = outcome.objects.get(name)
+        if isinstance(found, models.Invoice):
+            return found.id
+        if isinstance(found, models.Payment):
+            return found.invoice_id
+    return None
 
 
 def _key(lease: Lease, step: str) -> str:

@@ -35,6 +35,8 @@ from graphql import (
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLUnionType,
+    get_named_type,
 )
 from graphql.language import FieldNode
 from graphql.pyutils import Path
@@ -56,6 +58,14 @@ Coordinate = tuple[str, str]
 # are rebuilt (a few milliseconds each) rather than kept.
 MAX_KEPT = 32
 _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+# Fields shown to a token with any one of these scopes: a token that may run no mutation
+# has no mutation outcome to ask about (its payload union then keeps only the payloads of
+# the mutations shown).
+_SHOWN_WITH_ANY: dict[Coordinate, frozenset[str]] = {
+    ("Query", "mutationOutcome"): frozenset(
+        rule.scope for rule in policy.MUTATION_RULES.values() if rule.scope
+    )
+}
 
 
 class _Kept:
@@ -105,6 +115,7 @@ def visible_schema(schema: GraphQLSchema, scopes: frozenset[str]) -> GraphQLSche
         kept.schemas.move_to_end(scopes)
         return shown
     hidden = frozenset(c for c, needed in kept.needs.items() if not needed <= scopes)
+    hidden |= {c for c, any_of in _SHOWN_WITH_ANY.items() if not any_of & scopes}
     shown = filtered(schema, hidden, scopes) if hidden else schema
     kept.schemas[scopes] = shown
     if len(kept.schemas) > MAX_KEPT:
@@ -117,19 +128,46 @@ def filtered(
 ) -> GraphQLSchema:
     """A copy of `schema` without the `hidden` fields and whatever only they reached."""
 
+    mutation_name = schema.mutation_type.name if schema.mutation_type else None
+    hidden_payloads = frozenset(
+        _payload_name(field) for (type_name, field) in hidden if type_name == mutation_name
+    )
+    # A union of payloads (mutationOutcome's) keeps the payloads of the mutations shown;
+    # a field whose union is left empty goes too.
+    emptied = frozenset(
+        name
+        for name, type_ in schema.type_map.items()
+        if isinstance(type_, GraphQLUnionType)
+        and all(member.name in hidden_payloads for member in type_.types)
+    )
+
+    def shown(type_name: str, name: str, field: Any) -> bool:
+        return (type_name, name) not in hidden and get_named_type(field.type).name not in emptied
+
     def without_hidden(config: Any) -> Any:
         type_name, fields = config["name"], config["fields"]
         return {
             **config,
             "fields": lambda: {
-                name: field for name, field in fields().items() if (type_name, name) not in hidden
+                name: field for name, field in fields().items() if shown(type_name, name, field)
             },
+        }
+
+    def members_shown(config: Any) -> Any:
+        members = config["types"]
+        return {
+            **config,
+            "types": lambda: [t for t in members() if t.name not in hidden_payloads],
         }
 
     def mappers(_context: MappedSchemaContext) -> ConfigMapperMap:
         return cast(
             ConfigMapperMap,
-            {SchemaElementKind.OBJECT: without_hidden, SchemaElementKind.INTERFACE: without_hidden},
+            {
+                SchemaElementKind.OBJECT: without_hidden,
+                SchemaElementKind.INTERFACE: without_hidden,
+                SchemaElementKind.UNION: members_shown,
+            },
         )
 
     config = map_schema_config(schema.to_kwargs(), mappers)
@@ -161,6 +199,11 @@ def filtered(
     reachable = built(readable).type_map
     mapped = {type_.name: type_ for type_ in config["types"] or ()}
     return built([mapped[name] for name in schema.type_map if name in reachable])
+
+
+def _payload_name(mutation_field: str) -> str:
+    """payInvoice -> PayInvoicePayload: the schema's naming of mutation payloads."""
+    return mutation_field[:1].upper() + mutation_field[1:] + "Payload"
 
 
 def _readable(type_: GraphQLNamedType, scopes: frozenset[str]) -> bool:

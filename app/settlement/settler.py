@@ -35,6 +35,8 @@ from app.downstream import models
 from app.downstream.errors import DownstreamError, DownstreamRejectedError
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsClient, PaymentsWrites
+from app.events import emission
+from app.events.envelope import EventType
 from app.idempotency.keys import downstream_key
 from app.settlement.pace import Pace
 from app.settlement.store import PENDING, RECORDING, REFUNDING, Watched, WatchStats, WatchStore
@@ -158,13 +160,15 @@ class Settler:
                 await self._store.later(item, self._policy.backoff(item.checks))
                 return 0
             if payment.status == "failed":
-                await self._end(item, "failed")
+                await self._end(item, "failed", [_payment_event(item, "failed")])
                 logger.info(
                     "pending payment failed; the invoice can be paid again",
                     extra={"payment_id": item.payment_id, "invoice_id": item.invoice_id},
                 )
                 return 1
-            item = await self._store.settled(item)
+            item = await self._store.settled(
+                item, also=emission.recorder([_payment_event(item, "succeeded")])
+            )
         if item.state == RECORDING:
             refund = await self._record(item, payment)
             if refund is None:
@@ -180,8 +184,9 @@ class Settler:
         writers = self._writers_for(item.actor_id)
         body = {"payment_id": item.payment_id, "amount": item.amount, "currency": item.currency}
         await self._pace.turn()
+        invoice: models.Invoice | None = None
         try:
-            await writers.invoicing.record_payment(
+            invoice, _ = await writers.invoicing.record_payment(
                 item.invoice_id, body, key=_key(item, "settle_record")
             )
         except DownstreamRejectedError as exc:
@@ -199,7 +204,12 @@ class Settler:
                 return max(0, payment.amount - payment.amount_refunded)
             else:
                 raise
-        await self._end(item, "recorded")
+        paid = (
+            [emission.invoice_event(EventType.INVOICE_PAID, invoice)]
+            if emission.is_paid(invoice)
+            else []
+        )
+        await self._end(item, "recorded", paid)
         logger.info(
             "settled payment recorded on its invoice",
             extra={"payment_id": item.payment_id, "invoice_id": item.invoice_id},
@@ -208,11 +218,12 @@ class Settler:
 
     async def _refund(self, item: Watched) -> None:
         amount = item.refund_amount or 0
+        refunded: list[emission.NewEvent] = []
         if amount > 0:
             writers = self._writers_for(item.actor_id)
             await self._pace.turn()
             try:
-                await writers.payments.refund(
+                refund, _ = await writers.payments.refund(
                     item.payment_id,
                     {"amount": amount, "reason": None},
                     key=_key(item, "settle_refund"),
@@ -222,7 +233,10 @@ class Settler:
                 # lost past the key's lifetime): what we wanted anyway.
                 if exc.code != "amount_exceeds_refundable":
                     raise
-        await self._end(item, "refunded")
+            else:
+                if refund.status == "succeeded":
+                    refunded.append(emission.refund_event(refund))
+        await self._end(item, "refunded", refunded)
         logger.warning(
             "settled payment refunded: its invoice would not take it",
             extra={
@@ -235,8 +249,10 @@ class Settler:
             },
         )
 
-    async def _end(self, item: Watched, outcome: str) -> None:
-        await self._store.finish(item, outcome)
+    async def _end(
+        self, item: Watched, outcome: str, events: list[emission.NewEvent] | None = None
+    ) -> None:
+        await self._store.finish(item, outcome, also=emission.recorder(events or []))
         self._report.settled(outcome)
 
     async def watch_list(self) -> None:
@@ -270,6 +286,17 @@ def _matches(item: Watched, payment: models.Payment) -> bool:
         and payment.business_id == item.business_id
         and payment.amount == item.amount
         and payment.currency == item.currency
+    )
+
+
+def _payment_event(item: Watched, status: str) -> emission.NewEvent:
+    return emission.payment_event(
+        status,
+        payment_id=item.payment_id,
+        invoice_id=item.invoice_id,
+        business_id=item.business_id,
+        amount=item.amount,
+        currency=item.currency,
     )
 
 

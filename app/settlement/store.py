@@ -10,7 +10,7 @@ rows come back when their hold runs out.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.tables import payment_watch as watch
+
+# What must be written exactly when a watched payment moves on (its domain events).
+Also = Callable[[AsyncConnection], Awaitable[None]] | None
 
 PENDING = "pending"
 RECORDING = "recording"
@@ -143,6 +146,13 @@ class WatchStore:
         found = await self._select(watch.c.payment_id == payment_id)
         return found[0] if found else None
 
+    async def of_key(self, scope_digest: str, key: str) -> Watched | None:
+        """The payment a payInvoice key left pending, if any (mutationOutcome)."""
+        found = await self._select(
+            watch.c.scope_digest == scope_digest, watch.c.idempotency_key == key
+        )
+        return found[0] if found else None
+
     async def businesses(self) -> list[str]:
         async with self._engine.connect() as connection:
             rows = await connection.execute(
@@ -150,10 +160,10 @@ class WatchStore:
             )
             return [row.business_id for row in rows]
 
-    async def settled(self, item: Watched) -> Watched:
+    async def settled(self, item: Watched, *, also: Also = None) -> Watched:
         """The payment succeeded: it must now be recorded on its invoice."""
         now = self._clock()
-        await self._update(item, state=RECORDING, settled_at=now, last_error=None)
+        await self._update(item, also, state=RECORDING, settled_at=now, last_error=None)
         return _replace(item, state=RECORDING, settled_at=now)
 
     async def refunding(self, item: Watched, amount: int) -> Watched:
@@ -162,9 +172,9 @@ class WatchStore:
         await self._update(item, state=REFUNDING, refund_amount=amount, last_error=None)
         return _replace(item, state=REFUNDING, refund_amount=amount)
 
-    async def finish(self, item: Watched, outcome: str) -> None:
+    async def finish(self, item: Watched, outcome: str, *, also: Also = None) -> None:
         await self._update(
-            item, state=DONE, outcome=outcome, finished_at=self._clock(), last_error=None
+            item, also, state=DONE, outcome=outcome, finished_at=self._clock(), last_error=None
         )
 
     async def later(self, item: Watched, delay: timedelta, error: str | None = None) -> None:
@@ -217,13 +227,16 @@ class WatchStore:
             )
             return [_watched(row._mapping) for row in rows]
 
-    async def _update(self, item: Watched, **values: Any) -> None:
+    async def _update(self, item: Watched, also: Also = None, **values: Any) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(
+            changed = await connection.execute(
                 update(watch)
                 .where(watch.c.payment_id == item.payment_id, watch.c.state != DONE)
                 .values(**values)
             )
+            # Only the settler that moved the row on writes what that move causes.
+            if also is not None and changed.rowcount == 1:
+                await also(connection)
 
 
 def _watched(row: Any, *, extra_check: bool = False) -> Watched:

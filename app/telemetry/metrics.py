@@ -102,6 +102,28 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        # Domain events (app/events): the backlog is reported only with a broker
+        # configured (AMQP_URL); without one nothing publishes, by design.
+        self.events_backlog = Gauge(
+            "gateway_events_backlog",
+            "Domain events recorded and not yet confirmed by the broker.",
+            registry=self.registry,
+        )
+        self.events_oldest_unpublished_age = Gauge(
+            "gateway_events_oldest_unpublished_age_seconds",
+            "Age of the oldest domain event not yet confirmed by the broker (0 when none).",
+            registry=self.registry,
+        )
+        self.events_published = Counter(
+            "gateway_events_published",
+            "Domain events the broker confirmed (a retried event counts again).",
+            registry=self.registry,
+        )
+        self.events_publish_failures = Counter(
+            "gateway_events_publish_failures",
+            "Domain events whose publication failed (not confirmed); each is retried.",
+            registry=self.registry,
+        )
 
     def operation_label(self, name: str | None) -> str:
         if not name:

@@ -1,6 +1,7 @@
 """Background work the app owns for its lifetime: the outbox relay (which also purges
-expired idempotency keys), the settler (pending payments seen through to their end) and,
-when RECONCILE_INTERVAL_SECONDS > 0, the periodic reconciliation. Started after the
+expired idempotency keys), the settler (pending payments seen through to their end),
+when AMQP_URL is set the event relay (domain events to the broker), and, when
+RECONCILE_INTERVAL_SECONDS > 0, the periodic reconciliation. Started after the
 resources open, stopped before they close."""
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from app.core.deadline import Deadline
 from app.downstream.invoicing import InvoicingWrites
 from app.downstream.payments import PaymentsClient, PaymentsWrites
 from app.downstream.service import CallMeta, ServiceClient
+from app.events.publisher import AmqpPublisher
+from app.events.relay import EventRelay, RelayReport
+from app.events.store import Backlog
 from app.mutations.pay_invoice import PayInvoiceSaga
 from app.mutations.relay import Relay
 from app.reconcile.drift import Kind
@@ -105,6 +109,34 @@ def build_settler(resources: Resources) -> Settler:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsRelayReport(RelayReport):
+    metrics: Metrics
+
+    def published(self, count: int) -> None:
+        self.metrics.events_published.inc(count)
+
+    def failed(self, count: int) -> None:
+        self.metrics.events_publish_failures.inc(count)
+
+    def backlog(self, backlog: Backlog, now: datetime) -> None:
+        self.metrics.events_backlog.set(backlog.unpublished)
+        oldest = backlog.oldest_recorded_at
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        self.metrics.events_oldest_unpublished_age.set(max(0.0, age))
+
+
+def build_event_relay(resources: Resources) -> EventRelay | None:
+    """None without AMQP_URL: events stay in the database (subscriptions read them
+    there), nothing publishes, and the backlog is not reported (it would only grow)."""
+    url = resources.settings.amqp_url
+    if url is None:
+        return None
+    return EventRelay(
+        resources.events, AmqpPublisher(url), report=MetricsRelayReport(resources.metrics)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsDriftReport(DriftReport):
     metrics: Metrics
 
@@ -136,18 +168,24 @@ class Background:
     relay: Relay
     settler: Settler
     reconciler: PeriodicReconciler | None = None
+    events: EventRelay | None = None
 
 
 @contextlib.asynccontextmanager
 async def running_background(resources: Resources) -> AsyncIterator[Background]:
     background = Background(
-        build_relay(resources), build_settler(resources), build_reconciler(resources)
+        build_relay(resources),
+        build_settler(resources),
+        build_reconciler(resources),
+        build_event_relay(resources),
     )
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(background.relay.run_forever(stop), name="outbox-relay"),
         asyncio.create_task(background.settler.run_forever(stop), name="settler"),
     ]
+    if background.events is not None:
+        tasks.append(asyncio.create_task(background.events.run_forever(stop), name="event-relay"))
     if background.reconciler is not None:
         tasks.append(
             asyncio.create_task(background.reconciler.run_forever(stop), name="reconciler")

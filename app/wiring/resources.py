@@ -23,6 +23,7 @@ from app.db.engine import create_engine
 from app.downstream.breaker import BreakerState, CircuitBreaker
 from app.downstream.retry import RetryPolicy
 from app.downstream.service import Channel, build_http_client
+from app.events.store import EventStore
 from app.idempotency.store import IdempotencyStore
 from app.outbox.store import OutboxStore
 from app.persisted.manifest import load_manifest
@@ -51,6 +52,8 @@ class Resources:
     idempotency: IdempotencyStore
     outbox: OutboxStore
     watch: WatchStore
+    # Domain events recorded with each change; published by the event relay (background).
+    events: EventStore
     invoicing: Channel
     payments: Channel
     metrics: Metrics
@@ -185,6 +188,7 @@ async def open_resources(
             idempotency=IdempotencyStore(engine, on_claim=metrics.idempotency_claimed),
             outbox=OutboxStore(engine),
             watch=WatchStore(engine),
+            events=EventStore(engine),
             invoicing=channels["invoicing"],
             payments=channels["payments"],
             metrics=metrics,

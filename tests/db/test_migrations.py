@@ -31,7 +31,7 @@ def _table_names(connection: Connection) -> set[str]:
 async def test_upgrade_creates_the_tables_the_code_declares(engine: AsyncEngine) -> None:
     await migrate.upgrade(engine)
 
-    assert await migrate.current_revision(engine) == "0003"
+    assert await migrate.current_revision(engine) == "0004"
     async with engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
 
@@ -40,7 +40,7 @@ async def test_upgrade_is_safe_to_run_again(engine: AsyncEngine) -> None:
     await migrate.upgrade(engine)
     await migrate.upgrade(engine)
 
-    assert await migrate.current_revision(engine) == "0003"
+    assert await migrate.current_revision(engine) == "0004"
 
 
 async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
@@ -54,7 +54,13 @@ async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
     await migrate.upgrade(engine)
     async with engine.connect() as connection:
         tables = await connection.run_sync(_table_names)
-    assert {"idempotency_keys", "outbox", "payment_locks", "payment_watch"} <= tables
+    assert {
+        "idempotency_keys",
+        "outbox",
+        "payment_locks",
+        "payment_watch",
+        "domain_events",
+    } <= tables
 
 
 async def test_the_primary_key_makes_an_idempotency_claim_atomic(engine: AsyncEngine) -> None:
@@ -117,7 +123,7 @@ async def test_concurrent_upgrades_on_postgresql_take_turns(postgres_url: str) -
     engines = [create_engine(postgres_url) for _ in range(4)]
     try:
         await asyncio.gather(*(migrate.upgrade(e) for e in engines))
-        assert await migrate.current_revision(engines[0]) == "0003"
+        assert await migrate.current_revision(engines[0]) == "0004"
     finally:
         for e in engines:
             await e.dispose()
@@ -136,7 +142,7 @@ def test_the_migrate_command_creates_and_reports_the_schema(sqlite_url: str) -> 
             check=False,
         )
         assert completed.returncode == 0, completed.stderr
-        assert completed.stdout.strip() == "database schema at revision 0003"
+        assert completed.stdout.strip() == "database schema at revision 0004"
 
 
 def test_the_migrate_command_names_a_bad_setting() -> None:

@@ -16,11 +16,6 @@ ALERTS = DEPLOY_DIR / "prometheus" / "alerts.yaml"
 OPERATIONS = REPO_ROOT / "docs" / "operations.md"
 # Recorded by Prometheus itself for every scrape target.
 PROMETHEUS_METRICS = frozenset({"up"})
-# The events outbox's gauges (issue: domain events; AMQP_URL), defined on the events
-# branch. Once it is merged, app/telemetry exports them and this set may be emptied.
-EVENTS_METRICS = frozenset(
-    {"gateway_events_backlog", "gateway_events_oldest_unpublished_age_seconds"}
-)
 PROMQL_WORDS = frozenset(
     {
         "sum", "max", "min", "avg", "count", "by", "without", "rate", "increase",
@@ -97,7 +92,7 @@ def test_the_rules_file_has_named_alerts_with_severity_and_runbook() -> None:
 
 
 def test_every_metric_an_alert_reads_is_exported() -> None:
-    known = exported_metrics() | PROMETHEUS_METRICS | EVENTS_METRICS
+    known = exported_metrics() | PROMETHEUS_METRICS
     for rule in _rules():
         unknown = metric_names(str(rule["expr"])) - known
         assert unknown == set(), f"{rule['alert']}: {sorted(unknown)}"

@@ -85,6 +85,6 @@ def test_generated_operations_never_get_a_server_error(
         asgi.shutdown_lifespans()
 
     # Then none was a 5xx, and the run reached queries and mutations alike
-    assert len(operations) == 13
+    assert len(operations) == 14
     assert len(statuses) >= EXAMPLES
     assert set(statuses) <= {200, 400}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 
-from app.downstream import models
 from app.mutations import inputs
 from app.mutations.outcomes import Outcome, ProblemCode, UserProblem
 from app.schema.resolvers.context import Context
+from app.schema.types import payloads_of
 from app.schema.types.fields import resolved
 from app.schema.types.payloads import (
     CreateCustomerInput,
@@ -23,37 +23,18 @@ from app.schema.types.payloads import (
     PayInvoicePayload,
     RefundPaymentInput,
     RefundPaymentPayload,
-    UserError,
-    UserErrorCode,
     VoidInvoiceInput,
     VoidInvoicePayload,
 )
 
 Info = strawberry.Info[Context, None]
 INPUT = strawberry.argument(description="What to do; see the input type.")
-RecordT = TypeVar("RecordT", bound=models.ContractModel)
-
-
-def _user_errors(problems: list[UserProblem]) -> list[UserError]:
-    return [
-        UserError(
-            code=UserErrorCode[p.code.name],
-            message=p.message,
-            field=list(p.field) if p.field else None,
-        )
-        for p in problems
-    ]
 
 
 def _invalid(exc: inputs.InvalidInput) -> Outcome:
     return Outcome(
         problems=[UserProblem(ProblemCode.INVALID_INPUT, p.message, p.field) for p in exc.problems]
     )
-
-
-def _object(outcome: Outcome, name: str, model: type[RecordT]) -> RecordT | None:
-    found = outcome.objects.get(name)
-    return found if isinstance(found, model) else None
 
 
 def _money(value: object | None) -> tuple[str, str] | None:
@@ -90,11 +71,7 @@ class Mutation:
             ),
             info.context.mutations.create_customer,  # type: ignore[arg-type]
         )
-        return CreateCustomerPayload(
-            record=_object(outcome, "customer", models.Customer),
-            user_errors=_user_errors(outcome.problems),
-            replayed=outcome.replayed,
-        )
+        return payloads_of.create_customer(outcome)
 
     @resolved("Create a draft invoice for a customer.")
     async def create_invoice(
@@ -115,11 +92,7 @@ class Mutation:
             ),
             info.context.mutations.create_invoice,  # type: ignore[arg-type]
         )
-        return CreateInvoicePayload(
-            record=_object(outcome, "invoice", models.Invoice),
-            user_errors=_user_errors(outcome.problems),
-            replayed=outcome.replayed,
-        )
+        return payloads_of.create_invoice(outcome)
 
     @resolved(
         " ".join(
@@ -140,11 +113,7 @@ class Mutation:
             ),
             info.context.mutations.finalize_invoice,  # type: ignore[arg-type]
         )
-        return FinalizeInvoicePayload(
-            record=_object(outcome, "invoice", models.Invoice),
-            user_errors=_user_errors(outcome.problems),
-            replayed=outcome.replayed,
-        )
+        return payloads_of.finalize_invoice(outcome)
 
     @resolved(
         " ".join(
@@ -163,11 +132,7 @@ class Mutation:
             ),
             info.context.mutations.void_invoice,  # type: ignore[arg-type]
         )
-        return VoidInvoicePayload(
-            record=_object(outcome, "invoice", models.Invoice),
-            user_errors=_user_errors(outcome.problems),
-            replayed=outcome.replayed,
-        )
+        return payloads_of.void_invoice(outcome)
 
     @resolved("Charge a payment method for an invoice and record the payment on the invoice.")
     async def pay_invoice(
@@ -182,12 +147,7 @@ class Mutation:
             ),
             info.context.mutations.pay_invoice,  # type: ignore[arg-type]
         )
-        return PayInvoicePayload(
-            payment_record=_object(outcome, "payment", models.Payment),
-            invoice_record=_object(outcome, "invoice", models.Invoice),
-            user_errors=_user_errors(outcome.problems),
-            replayed=outcome.replayed,
-        )
+        return payloads_of.pay_invoice(outcome)
 
     @resolved("Refund all or part of a succeeded payment.")
     async def refund_payment(
@@ -202,9 +162,4 @@ class Mutation:
             ),
             info.context.mutations.refund_payment,  # type: ignore[arg-type]
         )
-        return RefundPaymentPayload(
-            refund_record=_object(outcome, "refund", models.Refund),
-            payment_record=_object(outcome, "payment", models.Payment),
-            user_errors=_user_errors(outcome.problems),
-            replayed=outcome.replayed,
-        )
+        return payloads_of.refund_payment(outcome)

@@ -9,12 +9,15 @@ import strawberry
 
 from app.auth.principal import Principal
 from app.downstream import models
+from app.mutations.input_rules import KEY_SHAPE
 from app.schema.resolvers.context import Context
 from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.fields import resolved
 from app.schema.types.guards import Owned
 from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, Refund
+from app.schema.types.outcome import OPERATION_OF, MutationName, MutationOutcome, outcome_type
 from app.schema.types.pagination import MAX_NODES
+from app.schema.types.payloads_of import PAYLOAD_OF
 from app.schema.types.prefetch import business_children
 from app.schema.types.viewer import Viewer
 
@@ -27,6 +30,34 @@ def _id_argument(what: str) -> object:
 
 @strawberry.type(description="Entry points for reading.")
 class Query:
+    @resolved(
+        " ".join(
+            [
+                "Where a mutation you sent with this idempotency key stands, without sending",
+                "it again: for an app that lost the answer. Only your own keys (another",
+                "user's key of the same text is another key); null when you have none such,",
+                "or it expired (24 hours after it finished).",
+            ]
+        ),
+        reads_downstream=True,
+    )
+    async def mutation_outcome(
+        self,
+        info: Info,
+        mutation: Annotated[MutationName, strawberry.argument(description="The mutation.")],
+        idempotency_key: Annotated[
+            str, strawberry.argument(description="The key it was sent with.")
+        ],
+    ) -> MutationOutcome | None:
+        if not KEY_SHAPE.fullmatch(idempotency_key):
+            raise BadUserInputError("An idempotency key is 1 to 255 printable ASCII characters.")
+        operation = OPERATION_OF[mutation]
+        found = await info.context.mutations.progress(operation, idempotency_key)
+        if found is None:
+            return None
+        result = PAYLOAD_OF[operation](found.outcome) if found.outcome else None
+        return outcome_type(mutation, idempotency_key, found, result)
+
     @resolved("The authenticated caller and their memberships.")
     def viewer(self, info: Info) -> Viewer:
         return Viewer(id=strawberry.ID(info.context.principal.subject))
