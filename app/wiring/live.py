@@ -25,6 +25,7 @@ from app.reads.service import ReadService
 from app.subscriptions.amqp_feed import AmqpFeed
 from app.subscriptions.hub import Hub
 from app.subscriptions.table_feed import EventSource, TablePoller
+from app.subscriptions.table_source import DomainEventsTable
 from app.telemetry.subscriptions import SubscriptionMetrics
 from app.wiring.resources import Resources
 
@@ -55,20 +56,20 @@ class LiveHolder:
         self._live = live
 
 
-def no_table(_resources: Resources) -> EventSource | None:
-    return None
+def domain_events_table(resources: Resources) -> EventSource:
+    return DomainEventsTable(resources.engine)
 
 
 @contextlib.asynccontextmanager
 async def running_live(
-    resources: Resources, table_source: SourceFactory = no_table
+    resources: Resources, table_source: SourceFactory = domain_events_table
 ) -> AsyncIterator[Live]:
     metrics = SubscriptionMetrics(resources.metrics.registry)
     hub = Hub(metrics)
-    amqp_url = getattr(resources.settings, "amqp_url", None)
+    amqp_url = resources.settings.amqp_url
     feed: AmqpFeed | TablePoller | None = None
     if amqp_url:
-        feed = AmqpFeed(str(amqp_url), hub)
+        feed = AmqpFeed(amqp_url, hub)
     elif (source := table_source(resources)) is not None:
         feed = TablePoller(source, hub)
         try:

@@ -1,0 +1,94 @@
+"""Across gateway processes, through the real RabbitMQ (127.0.0.1:5672): each gateway
+consumes the exchange through its own queue, so an event reaches subscribers on every
+one, whichever caused it.
+
+Two apps in one test process stand for two replicas: each has its own database, hub,
+queue and broker connection; they share only the broker and the sandbox services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sandbox.seed import GB_BUSINESS_ID, GB_OPEN_INVOICE_ID
+from tests.e2e.mutation_helpers import PAY_INVOICE, mutate, valid_input
+from tests.subscriptions.conftest import (
+    LiveFactory,
+    LiveGateway,
+    TokenMaker,
+    event,
+    init,
+    receive,
+    subscribe,
+)
+from tests.subscriptions.test_amqp_feed import BROKER, publish
+from tests.subscriptions.test_sse import stream
+
+INVOICES = "subscription($b: ID!) { invoiceUpdated(businessId: $b) { eventId change } }"
+PAYMENTS = (
+    "subscription($i: ID!) { paymentUpdated(invoiceId: $i) "
+    "{ change sequence payment { id status amount { amount currency } } } }"
+)
+
+
+async def consuming(*gateways: LiveGateway) -> None:
+    async with asyncio.timeout(10):
+        for gateway in gateways:
+            await gateway.app.state.live.live.feed.consuming.wait()
+
+
+async def test_an_event_on_the_exchange_reaches_subscribers_of_both_gateways(
+    live_factory: LiveFactory, token: TokenMaker
+) -> None:
+    first, second = await live_factory(amqp_url=BROKER), await live_factory(amqp_url=BROKER)
+    await consuming(first, second)
+    owner, variables = token(), {"b": GB_BUSINESS_ID}
+    async with first.ws() as socket, stream(second, INVOICES, variables, owner) as events:
+        await init(socket, owner)
+        await subscribe(socket, INVOICES, variables)
+        await first.subscribed("user_live")
+        await second.subscribed("user_live")
+        # When the relay of any process publishes an event
+        paid = event("invoice.paid", "inv_GB0003")
+        await publish(paid.to_json())
+        # Then the subscriber on each gateway gets it
+        expected = {"invoiceUpdated": {"eventId": paid.id, "change": "PAID"}}
+        assert await receive(socket) == {"id": "1", "type": "next", "payload": {"data": expected}}
+        assert await events.next() == ("next", {"data": expected})
+
+
+async def test_a_payment_taken_on_one_gateway_reaches_subscribers_on_another(
+    live_factory: LiveFactory, token: TokenMaker
+) -> None:
+    # Given process A, where the payment is taken, and process B, where it is watched
+    taker, watcher = await live_factory(amqp_url=BROKER), await live_factory(amqp_url=BROKER)
+    await consuming(taker, watcher)
+    owner, variables = token(), {"i": GB_OPEN_INVOICE_ID}
+    async with watcher.ws() as socket, stream(watcher, PAYMENTS, variables, owner) as events:
+        await init(socket, owner)
+        await subscribe(socket, PAYMENTS, variables)
+        await watcher.subscribed("user_live", 2)
+        # When the owner pays the invoice by card on A
+        async with taker.http() as client:
+            payload = await mutate(
+                client, PAY_INVOICE, owner, valid_input(PAY_INVOICE, str(uuid.uuid4()))
+            )
+        expected = {
+            "paymentUpdated": {
+                "change": "SUCCEEDED",
+                "sequence": 1,
+                "payment": {
+                    "id": payload["payment"]["id"],
+                    "status": "SUCCEEDED",
+                    "amount": {"amount": "12.50", "currency": "GBP"},
+                },
+            }
+        }
+        # Then B's subscribers, on both transports, see it: A's relay published it
+        assert await receive(socket, within=10) == {
+            "id": "1",
+            "type": "next",
+            "payload": {"data": expected},
+        }
+        assert await events.next(within=10) == ("next", {"data": expected})
