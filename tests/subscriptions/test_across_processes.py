@@ -1,4 +1,4 @@
-"""Across gateway processes, through the real RabbitMQ (127.0.0.1:5672): each gateway
+"""Across gateway processes, through the real RabbitMQ (`rabbitmq_server_url`): each gateway
 consumes the exchange through its own queue, so an event reaches subscribers on every
 one, whichever caused it.
 
@@ -27,7 +27,7 @@ from tests.subscriptions.conftest import (
     receive,
     subscribe,
 )
-from tests.subscriptions.test_amqp_feed import BROKER, publish
+from tests.subscriptions.test_amqp_feed import publish
 from tests.subscriptions.test_sse import stream
 
 INVOICES = "subscription($b: ID!) { invoiceUpdated(businessId: $b) { eventId change } }"
@@ -44,9 +44,10 @@ async def consuming(*gateways: LiveGateway) -> None:
 
 
 async def test_an_event_on_the_exchange_reaches_subscribers_of_both_gateways(
-    live_factory: LiveFactory, token: TokenMaker
+    live_factory: LiveFactory, token: TokenMaker, rabbitmq_server_url: str
 ) -> None:
-    first, second = await live_factory(amqp_url=BROKER), await live_factory(amqp_url=BROKER)
+    broker = rabbitmq_server_url
+    first, second = await live_factory(amqp_url=broker), await live_factory(amqp_url=broker)
     await consuming(first, second)
     owner, variables = token(), {"b": GB_BUSINESS_ID}
     async with first.ws() as socket, stream(second, INVOICES, variables, owner) as events:
@@ -56,7 +57,7 @@ async def test_an_event_on_the_exchange_reaches_subscribers_of_both_gateways(
         await second.subscribed("user_live")
         # When the relay of any process publishes an event
         paid = event("invoice.paid", "inv_GB0003")
-        await publish(paid.to_json())
+        await publish(broker, paid.to_json())
         # Then the subscriber on each gateway gets it
         expected = {"invoiceUpdated": {"eventId": paid.id, "change": "PAID"}}
         assert await receive(socket) == {"id": "1", "type": "next", "payload": {"data": expected}}
@@ -64,10 +65,11 @@ async def test_an_event_on_the_exchange_reaches_subscribers_of_both_gateways(
 
 
 async def test_a_payment_taken_on_one_gateway_reaches_subscribers_on_another(
-    live_factory: LiveFactory, token: TokenMaker
+    live_factory: LiveFactory, token: TokenMaker, rabbitmq_server_url: str
 ) -> None:
     # Given process A, where the payment is taken, and process B, where it is watched
-    taker, watcher = await live_factory(amqp_url=BROKER), await live_factory(amqp_url=BROKER)
+    broker = rabbitmq_server_url
+    taker, watcher = await live_factory(amqp_url=broker), await live_factory(amqp_url=broker)
     await consuming(taker, watcher)
     owner, variables = token(), {"i": GB_OPEN_INVOICE_ID}
     async with watcher.ws() as socket, stream(watcher, PAYMENTS, variables, owner) as events:
@@ -100,13 +102,16 @@ async def test_a_payment_taken_on_one_gateway_reaches_subscribers_on_another(
 
 
 async def test_a_bank_transfer_is_seen_pending_then_settled_on_another_gateway(
-    live_factory: LiveFactory, token: TokenMaker, downstreams: Downstreams
+    live_factory: LiveFactory,
+    token: TokenMaker,
+    downstreams: Downstreams,
+    rabbitmq_server_url: str,
 ) -> None:
     """The issue's acceptance case: a bank transfer paid on A, settled while B holds the
     subscriptions; B's subscribers see pending, then succeeded; a stranger nothing."""
     fast_settler = {"settlement_poll_seconds": 0.2, "settlement_interval_seconds": 0.2}
-    taker = await live_factory(amqp_url=BROKER, **fast_settler)
-    watcher = await live_factory(amqp_url=BROKER)
+    taker = await live_factory(amqp_url=rabbitmq_server_url, **fast_settler)
+    watcher = await live_factory(amqp_url=rabbitmq_server_url)
     await consuming(taker, watcher)
     owner, variables = token(), {"i": GB_OPEN_INVOICE_ID}
     stranger = token(((IN_BUSINESS_ID, Role.OWNER),), subject="stranger")

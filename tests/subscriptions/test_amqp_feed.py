@@ -1,4 +1,5 @@
-"""The broker feed against the real RabbitMQ (127.0.0.1:5672, guest/guest): envelopes
+"""The broker feed against the real RabbitMQ (TEST_AMQP_URL, by default guest@127.0.0.1:5672;
+the shared `rabbitmq_server_url` fixture: skipped locally without one, failed on CI): envelopes
 published to the exchange directly, as the relay does, reach every process's own queue.
 
 Broker loss is made with a TCP proxy in front of the broker: cutting its connections is
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
@@ -17,8 +19,6 @@ import pytest
 from app.events.envelope import EXCHANGE, Event
 from app.subscriptions.amqp_feed import AmqpFeed
 from tests.subscriptions.conftest import event
-
-BROKER = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 class Sink:
@@ -52,8 +52,8 @@ async def running(feed: AmqpFeed) -> AsyncIterator[AmqpFeed]:
             await task
 
 
-async def publish(*messages: bytes) -> None:
-    connection = await aio_pika.connect(BROKER)
+async def publish(broker: str, *messages: bytes) -> None:
+    connection = await aio_pika.connect(broker)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange(
@@ -66,23 +66,24 @@ async def publish(*messages: bytes) -> None:
             )
 
 
-async def test_two_gateway_processes_each_receive_every_event() -> None:
+async def test_two_gateway_processes_each_receive_every_event(rabbitmq_server_url: str) -> None:
+    broker = rabbitmq_server_url
     # Given two feeds (two gateway processes), each with its own queue
     first, second = Sink(), Sink()
-    async with running(AmqpFeed(BROKER, first)), running(AmqpFeed(BROKER, second)):
+    async with running(AmqpFeed(broker, first)), running(AmqpFeed(broker, second)):
         # When events are published to the exchange
         events = [event("invoice.paid", "inv_GB0003", sequence=n) for n in (1, 2)]
-        await publish(*(one.to_json() for one in events))
+        await publish(broker, *(one.to_json() for one in events))
         # Then both receive both, in order
         assert await first.wait_for(2) == events
         assert await second.wait_for(2) == events
 
 
-async def test_a_message_that_is_not_an_event_is_skipped() -> None:
+async def test_a_message_that_is_not_an_event_is_skipped(rabbitmq_server_url: str) -> None:
     sink = Sink()
-    async with running(AmqpFeed(BROKER, sink)) as feed:
+    async with running(AmqpFeed(rabbitmq_server_url, sink)) as feed:
         good = event("invoice.paid", "inv_GB0003")
-        await publish(b"{not json", b'{"specversion": "0.3"}', good.to_json())
+        await publish(rabbitmq_server_url, b"{not json", b'{"specversion": "0.3"}', good.to_json())
         assert await sink.wait_for(1) == [good]
     assert feed.skipped == 2
 
@@ -90,7 +91,10 @@ async def test_a_message_that_is_not_an_event_is_skipped() -> None:
 class Proxy:
     """Forwards TCP to the broker; `cut()` drops every connection, as a restart does."""
 
-    def __init__(self) -> None:
+    def __init__(self, broker: str) -> None:
+        parts = urlsplit(broker)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        self.url = broker.replace(parts.netloc.rsplit("@", 1)[-1], "127.0.0.1:{port}")
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
 
@@ -100,7 +104,7 @@ class Proxy:
         return port
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5672)
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
         self._writers |= {writer, up_writer}
 
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
@@ -125,19 +129,21 @@ class Proxy:
 
 
 @pytest.fixture
-async def proxy() -> AsyncIterator[Proxy]:
-    proxy = Proxy()
+async def proxy(rabbitmq_server_url: str) -> AsyncIterator[Proxy]:
+    proxy = Proxy(rabbitmq_server_url)
     yield proxy
     await proxy.close()
 
 
-async def test_after_losing_the_broker_it_reconnects_and_receives_again(proxy: Proxy) -> None:
+async def test_after_losing_the_broker_it_reconnects_and_receives_again(
+    proxy: Proxy, rabbitmq_server_url: str
+) -> None:
     port = await proxy.start()
     sink = Sink()
-    feed = AmqpFeed(f"amqp://guest:guest@127.0.0.1:{port}/", sink, first_backoff=0.05)
+    feed = AmqpFeed(proxy.url.format(port=port), sink, first_backoff=0.05)
     async with running(feed):
         before = event("invoice.paid", "inv_GB0003", sequence=1)
-        await publish(before.to_json())
+        await publish(rabbitmq_server_url, before.to_json())
         await sink.wait_for(1)
         # When the connection to the broker is lost
         proxy.cut()
@@ -148,5 +154,5 @@ async def test_after_losing_the_broker_it_reconnects_and_receives_again(proxy: P
         # Then the feed reconnects with a new queue, and events flow again
         assert (feed.connections, feed.consuming.is_set()) == (2, True)
         after = event("invoice.paid", "inv_GB0003", sequence=2)
-        await publish(after.to_json())
+        await publish(rabbitmq_server_url, after.to_json())
         assert await sink.wait_for(2) == [before, after]
