@@ -17,6 +17,7 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ from app.reads.service import ReadService
 from app.subscriptions.hub import Hub, SlowConsumerError, Subscriber, SubscriptionLimitError
 from app.telemetry.subscriptions import SubscriptionMetrics
 
+logger = logging.getLogger(__name__)
 _CURRENT_READS: ContextVar[ReadService | None] = ContextVar("live_reads", default=None)
 
 
@@ -76,16 +78,27 @@ class LiveSession:
 
     async def events(self, business_id: str, types: Collection[EventType]) -> AsyncIterator[Event]:
         """The business's events of these types, from now until the token expires."""
+        where = {"subject": self.principal.subject, "business_id": business_id}
         try:
             with self.hub.subscribed(
                 self.principal.subject, business_id, self.transport
             ) as subscriber:
-                while True:
-                    event = await self._next(subscriber)
-                    if event.type in types:
-                        yield event
+                logger.info("subscription opened", extra={**where, "transport": self.transport})
+                ended = "closed"
+                try:
+                    while True:
+                        event = await self._next(subscriber)
+                        if event.type in types:
+                            yield event
+                except GraphQLError as exc:
+                    ended = str((exc.extensions or {}).get("code", "closed")).lower()
+                    raise
+                finally:
+                    level = logging.WARNING if ended == "slow_consumer" else logging.INFO
+                    logger.log(level, "subscription ended", extra={**where, "reason": ended})
         except SubscriptionLimitError as exc:
             # Only opening raises it: nothing was subscribed.
+            logger.info("subscription refused", extra={**where, "reason": "limit"})
             raise TooManySubscriptionsError(exc.limit) from None
 
     async def _next(self, subscriber: Subscriber) -> Event:
