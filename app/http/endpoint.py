@@ -162,7 +162,6 @@ class GraphQLEndpoint:
         try:
             token = extract_bearer_token(request.headers.get("authorization"))
             principal = await resources.verifier.verify(token)
-            expires_at = expiry_of(token)
             record.subject = principal.subject
         except AuthenticationError as exc:
             logger.info("authentication failed", extra={"reason": exc.reason})
@@ -189,9 +188,7 @@ class GraphQLEndpoint:
         admitted, charge = await admission.admit(request, self._reader(request), principal)
         if isinstance(admitted, Response):
             return charge.label(admitted)
-        return charge.label(
-            await self._run(request, record, principal, admitted, deadline, expires_at)
-        )
+        return charge.label(await self._run(request, record, principal, admitted, deadline, token))
 
     def _reader(self, request: Request) -> Reader:
         if request.method == "GET":
@@ -209,7 +206,7 @@ class GraphQLEndpoint:
         principal: Principal,
         admitted: Admitted,
         deadline: Deadline,
-        expires_at: float,
+        token: str,
     ) -> Response:
         view = self._view
         resources = self._holder.resources
@@ -219,7 +216,7 @@ class GraphQLEndpoint:
         if accepts_event_stream(request.headers.get("accept")):
             # graphql-sse: the stream outlives this request's deadline; each event is
             # read with its own (app/subscriptions/live.py).
-            session = self._connector.session(principal, expires_at, "sse", request_id)
+            session = self._connector.session(principal, expiry_of(token), "sse", request_id)
             context = LiveContext(request=request, request_id=request_id, session=session)
         else:
             context = build_context(

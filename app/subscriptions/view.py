@@ -89,4 +89,8 @@ class LiveView(GatewayView):
 
 
 def accepts_event_stream(accept: str | None) -> bool:
-    return SubscriptionsOnlySSE().accepts(accept or "")
+    """Whether the view will answer with an event stream (SSETransport.accepts' rule)."""
+    return any(
+        part.split(";", 1)[0].strip().lower() == "text/event-stream"
+        for part in (accept or "").split(",")
+    )
