@@ -9,15 +9,14 @@ import strawberry
 
 from app.auth.principal import Principal
 from app.downstream import models
-from app.mutations.input_rules import KEY_SHAPE
 from app.schema.resolvers.context import Context
+from app.schema.resolvers.outcome import current_outcome
 from app.schema.types.field_errors import BadUserInputError
 from app.schema.types.fields import resolved
 from app.schema.types.guards import Owned
 from app.schema.types.nodes import Business, Customer, Invoice, Node, Payment, Refund
-from app.schema.types.outcome import OPERATION_OF, MutationName, MutationOutcome, outcome_type
+from app.schema.types.outcome import MutationName, MutationOutcome
 from app.schema.types.pagination import MAX_NODES
-from app.schema.types.payloads_of import PAYLOAD_OF
 from app.schema.types.prefetch import business_children
 from app.schema.types.viewer import Viewer
 
@@ -49,14 +48,8 @@ class Query:
             str, strawberry.argument(description="The key it was sent with.")
         ],
     ) -> MutationOutcome | None:
-        if not KEY_SHAPE.fullmatch(idempotency_key):
-            raise BadUserInputError("An idempotency key is 1 to 255 printable ASCII characters.")
-        operation = OPERATION_OF[mutation]
-        found = await info.context.mutations.progress(operation, idempotency_key)
-        if found is None:
-            return None
-        result = PAYLOAD_OF[operation](found.outcome) if found.outcome else None
-        return outcome_type(mutation, idempotency_key, found, result)
+        shown, _ = await current_outcome(info.context, mutation, idempotency_key)
+        return shown
 
     @resolved("The authenticated caller and their memberships.")
     def viewer(self, info: Info) -> Viewer:

@@ -96,5 +96,26 @@ def test_generated_token_streams_count_as_the_lexer_counts(
     assert count_tokens(document, stop_after=100_000) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"' + '\\"' * 500_000,  # a string that never closes, full of escaped quotes
+        '"""' + '"a' * 500_000,  # a block string that never closes
+        "\\" * 1_000_000,  # nothing that starts a token
+        '"' * 1_000_000,
+    ],
+    ids=["escaped quotes", "open block string", "backslashes", "quotes"],
+)
+def test_adversarial_text_is_counted_in_one_bounded_pass(text: str) -> None:
+    # (quadratic before: each quote started a scan to the end; this would not finish)
+    assert count_tokens(text, stop_after=2001) <= 2001
+
+
+def test_only_the_first_characters_are_counted() -> None:
+    document = "{ " + "a " * 20_000 + "}"
+
+    assert count_tokens(document, stop_after=100_000) == 1 + 8_191
+
+
 def test_counting_stops_where_asked() -> None:
     assert count_tokens("{ " + "a " * 10_000 + "}", stop_after=2001) == 2001
