@@ -120,21 +120,30 @@ class Hub:
     def subscribed(self, subject: str, business_id: str, transport: str) -> Iterator[Subscriber]:
         """An open subscription for the life of the block; SubscriptionLimitError when
         the subject already holds its maximum."""
+        with self.holding(subject, transport):
+            subscriber = Subscriber(subject, business_id, transport, self._queue_size)
+            self._by_business.setdefault(business_id, set()).add(subscriber)
+            try:
+                yield subscriber
+            finally:
+                subscribers = self._by_business.get(business_id)
+                if subscribers is not None:
+                    subscribers.discard(subscriber)
+                    if not subscribers:
+                        del self._by_business[business_id]
+
+    @contextmanager
+    def holding(self, subject: str, transport: str) -> Iterator[None]:
+        """A place among the subject's open subscriptions, counted and limited, for one
+        that is fed otherwise (mutationOutcome follows a key, not events)."""
         if self._per_subject.get(subject, 0) >= self._max_per_principal:
             raise SubscriptionLimitError(self._max_per_principal)
-        subscriber = Subscriber(subject, business_id, transport, self._queue_size)
         self._per_subject[subject] = self._per_subject.get(subject, 0) + 1
-        self._by_business.setdefault(business_id, set()).add(subscriber)
         self._report.opened(transport)
         try:
-            yield subscriber
+            yield
         finally:
             self._report.closed(transport)
-            subscribers = self._by_business.get(business_id)
-            if subscribers is not None:
-                subscribers.discard(subscriber)
-                if not subscribers:
-                    del self._by_business[business_id]
             left = self._per_subject[subject] - 1
             if left:
                 self._per_subject[subject] = left

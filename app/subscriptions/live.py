@@ -22,17 +22,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
 from app.auth.principal import Principal
 from app.events.envelope import Event, EventType
+from app.mutations.service import MutationService
 from app.reads.service import ReadService
 from app.subscriptions.hub import Hub, SlowConsumerError, Subscriber, SubscriptionLimitError
 from app.telemetry.subscriptions import SubscriptionMetrics
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 _CURRENT_READS: ContextVar[ReadService | None] = ContextVar("live_reads", default=None)
 
 
@@ -71,6 +73,8 @@ class LiveSession:
     metrics: SubscriptionMetrics
     # A new read service: its own loaders and its own deadline.
     make_reads: Callable[[], ReadService]
+    # The mutation service over a read service (for mutationOutcome's look at a key).
+    make_mutations: Callable[[ReadService], MutationService] | None = None
     clock: Callable[[], float] = field(default=time.time)
 
     def seconds_left(self) -> float:
@@ -112,6 +116,41 @@ class LiveSession:
             raise TokenExpiredError from None
         except SlowConsumerError:
             raise SlowSubscriberError from None
+
+    async def following(self, updates: AsyncIterator[T]) -> AsyncIterator[T]:
+        """`updates` (which reads through the context on each step) as one of the caller's
+        open subscriptions, until it ends or the token expires."""
+        try:
+            with self.hub.holding(self.principal.subject, self.transport):
+                try:
+                    while True:
+                        yield await self._step(updates)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    close = getattr(updates, "aclose", None)
+                    if close is not None:
+                        await close()
+        except SubscriptionLimitError as exc:
+            raise TooManySubscriptionsError(exc.limit) from None
+
+    async def _step(self, updates: AsyncIterator[T]) -> T:
+        left = self.seconds_left()
+        if left <= 0:
+            raise TokenExpiredError
+        try:
+            # Around each step only, never across a yield: a timeout must not fire while
+            # the caller's fields are being resolved.
+            async with asyncio.timeout(left):
+                return await anext(updates)
+        except TimeoutError:
+            raise TokenExpiredError from None
+
+    def mutating(self) -> MutationService:
+        """A mutation service over a fresh read service (made the current one)."""
+        if self.make_mutations is None:
+            raise RuntimeError("this session reads only")
+        return self.make_mutations(self.reading())
 
     def reading(self) -> ReadService:
         """A fresh read service for one event, made the current one for its fields."""
@@ -155,6 +194,12 @@ class LiveContext:
     @property
     def principal(self) -> Principal:
         return self.live.principal
+
+    @property
+    def mutations(self) -> MutationService:
+        # Asked once per look at a key (app/schema/resolvers/outcome.py): each look
+        # reads afresh, and what it shows resolves through that look's reads.
+        return self.live.mutating()
 
     @property
     def reads(self) -> ReadService:

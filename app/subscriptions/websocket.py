@@ -53,7 +53,7 @@ from app.ratelimit.addresses import address_key, client_address
 from app.ratelimit.limiter import Decision
 from app.schema.limits.weigh import CostWeigher
 from app.subscriptions.live import LiveContext, LiveSession
-from app.wiring.live import LiveHolder, reads_for_events
+from app.wiring.live import LiveHolder, mutations_for_events, reads_for_events
 from app.wiring.resources import ResourceHolder
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class Connector:
             hub=live.hub,
             metrics=live.metrics,
             make_reads=reads_for_events(resources, principal, request_id),
+            make_mutations=mutations_for_events(resources, principal, request_id),
         )
 
 

@@ -14,12 +14,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from app.auth.principal import Principal
 from app.core.deadline import Deadline
-from app.downstream.invoicing import InvoicingClient
-from app.downstream.payments import PaymentsClient
+from app.downstream.invoicing import InvoicingClient, InvoicingWrites
+from app.downstream.payments import PaymentsClient, PaymentsWrites
 from app.downstream.service import CallMeta, ServiceClient
+from app.mutations.service import MutationService
 from app.reads.loaders import Loaders
 from app.reads.service import ReadService
 from app.subscriptions.amqp_feed import AmqpFeed
@@ -107,6 +109,33 @@ def reads_for_events(
         payments = PaymentsClient(ServiceClient(resources.payments, meta))
         return ReadService(
             principal, Loaders(invoicing, payments), invoicing, payments, resources.today
+        )
+
+    return make
+
+
+def mutations_for_events(
+    resources: Resources, principal: Principal, request_id: str
+) -> Callable[[ReadService], MutationService]:
+    """A mutation service per look at a key (mutationOutcome): it only reads there (the
+    key's progress, the invoice as it stands), with a deadline of its own."""
+
+    def make(reads: ReadService) -> MutationService:
+        meta = CallMeta(
+            request_id=request_id,
+            actor_id=principal.subject,
+            deadline=Deadline(resources.settings.request_timeout_seconds),
+        )
+        return MutationService(
+            principal,
+            reads,
+            resources.idempotency,
+            resources.outbox,
+            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
+            PaymentsWrites(ServiceClient(resources.payments, meta)),
+            resources.watch,
+            relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
+            first_settlement_check=timedelta(seconds=resources.settings.settlement_poll_seconds),
         )
 
     return make

@@ -14,13 +14,15 @@ apply to every event through the types' own guards.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 
 from app.auth import policy
 from app.events.envelope import Event, EventType
 from app.reads.service import ReadService
+from app.schema.resolvers.context import Context
+from app.schema.resolvers.outcome import outcome_updates
 from app.schema.resolvers.query import to_node
 from app.schema.types.events import (
     INVOICE_EVENTS,
@@ -35,6 +37,7 @@ from app.schema.types.events import (
 from app.schema.types.field_errors import NotFoundError
 from app.schema.types.guards import ScopeRequiredError
 from app.schema.types.nodes import Invoice, Payment
+from app.schema.types.outcome import MutationName, MutationOutcome
 from app.subscriptions.live import LiveContext, LiveSession
 
 Info = strawberry.Info[LiveContext, None]
@@ -160,6 +163,26 @@ class Subscription:
                 occurred_at=event.time,
                 shown=shown,
             )
+
+    @_subscription(
+        "Where a mutation you sent with this idempotency key stands, then each change",
+        "(a step, waiting for settlement, the end), until it is completed or compensated",
+        "with nothing left pending; then the stream ends. Null first while the key is",
+        "not known yet (subscribe before sending, to miss nothing). Only your own keys.",
+    )
+    async def mutation_outcome(
+        self,
+        info: Info,
+        mutation: Annotated[MutationName, strawberry.argument(description="The mutation.")],
+        idempotency_key: Annotated[
+            str, strawberry.argument(description="The key it was sent with.")
+        ],
+    ) -> AsyncGenerator[MutationOutcome | None, None]:
+        # Each look reads the key's progress (the caller's own: the key's scope is the
+        # token's subject) through a fresh read service; what it shows resolves through it.
+        updates = outcome_updates(cast(Context, info.context), mutation, idempotency_key)
+        async for shown in info.context.live.following(updates):
+            yield shown
 
 
 async def _payment_of(reads: ReadService, event: Event) -> Payment | None:
