@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-profile bench-soak bench-ab
+.PHONY: install run cluster test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-profile bench-soak bench-ab
 
 # Installs come from the locks (requirements/, hashes checked), never from pyproject.toml's
 # ranges: the project itself goes in on its own, editable and without dependencies.
@@ -20,6 +20,16 @@ install: $(STAMP)
 ## Sandbox services, development identity provider and gateway, with demo tokens printed.
 run: $(STAMP)
 	APP_ENV=development $(BIN)/python -m sandbox.stack
+
+## A production-like cluster on this machine (deploy/local/cluster.py): HAProxy over 3
+## gateways with production settings, on the local PostgreSQL, Redis and RabbitMQ; sandboxes
+## at 5 ms. Ctrl-C stops what it started. CLUSTER_ARGS for more (e.g. "--check", "--port 0").
+cluster: $(STAMP)
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
+		echo "installing haproxy (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q haproxy || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q haproxy; }; }
+	$(BIN)/python -m deploy.local.cluster $(CLUSTER_ARGS)
 
 ## Lint, type-check and the whole suite with branch coverage.
 test: lint typecheck unit

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 REQUIRE_REDIS = os.environ.get("REQUIRE_REDIS") == "1"
 REQUIRE_RABBITMQ = os.environ.get("REQUIRE_RABBITMQ") == "1"
+REQUIRE_HAPROXY = os.environ.get("REQUIRE_HAPROXY") == "1"
 TEST_AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -97,6 +98,20 @@ def rabbitmq_server_url() -> str:
     if not answered:
         rabbitmq_unavailable(f"{address} does not speak AMQP 0-9-1")
     return TEST_AMQP_URL
+
+
+@pytest.fixture(scope="session")
+def haproxy_binary() -> str:
+    """Debian's haproxy (the local cluster's load balancer); skipped if not installed,
+    unless REQUIRE_HAPROXY=1 (CI installs it), which makes it a failure."""
+    from deploy.local.haproxy import find_haproxy
+
+    binary = find_haproxy()
+    if binary is None:
+        if REQUIRE_HAPROXY:
+            pytest.fail("REQUIRE_HAPROXY=1 but haproxy is not installed (apt-get install haproxy)")
+        pytest.skip("haproxy is not installed: the local cluster's tests need it")
+    return binary
 
 
 @pytest.fixture

@@ -64,6 +64,8 @@ class KeyRecord:
     result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    # The mutation's saved progress (whose business it acts on, once known).
+    state: dict[str, Any] | None = None
 
 
 class LeaseLostError(Exception):
@@ -191,6 +193,7 @@ class IdempotencyStore:
             result=row.result,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            state=row.state,
         )
 
     async def record_step(

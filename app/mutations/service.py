@@ -40,7 +40,7 @@ from app.mutations.pay_invoice import (
     PaymentBusyError,
     PayPlan,
 )
-from app.mutations.progress import Progress, progress_of
+from app.mutations.progress import Progress, Status, progress_of
 from app.mutations.refusals import (
     BUSY_MESSAGE,
     refund_refusal,
@@ -274,9 +274,20 @@ class MutationService:
         if record is None:
             return None
         outcome: Outcome | None = None
-        if record.completed:
+        if not record.completed:
+            business = _business_of(record.state)
+            if business is not None and self._refusal_for(operation, business) is not None:
+                return None  # a caller who may not act on it now learns nothing of it
+        else:
             stored = Outcome.from_result(record.result or {})
-            outcome = self._replay_refusal(operation, stored) or stored
+            refusal = self._replay_refusal(operation, stored)
+            if refusal is not None:
+                # What a first request would get, and nothing of the key's history.
+                shown = shown_to(self._principal, operation, refusal)
+                return Progress(
+                    Status.COMPLETED, None, None, record.created_at, record.created_at, shown
+                )
+            outcome = stored
             if operation == "payInvoice":
                 invoice_id = _invoice_id_of(stored)
                 if invoice_id is not None:
@@ -298,11 +309,12 @@ class MutationService:
             if invoice is None:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
             # Authorized first: a caller who may not do this learns nothing of the state.
-            return (
-                self._authorize(operation, invoice.business_id)
-                or state_refusal(invoice)
-                or {"invoice_id": invoice.id, "business_id": invoice.business_id}
-            )
+            refusal = self._authorize(operation, invoice.business_id) or state_refusal(invoice)
+            if refusal is not None:
+                # Stored and replayed: whose it is, so a replay is authorized again.
+                refusal.business_id = invoice.business_id
+                return refusal
+            return {"invoice_id": invoice.id, "business_id": invoice.business_id}
 
         async def send(lease: Lease, state: dict[str, Any]) -> Outcome:
             try:
@@ -430,13 +442,19 @@ class MutationService:
             if replay.business_id is not None
             else {getattr(obj, "business_id", None) for obj in replay.objects.values()}
         )
+        if not owners:
+            # Nothing says whose it is: shown to nobody rather than to anybody.
+            return problem(ProblemCode.NOT_FOUND, "Not found.")
         for owner in owners:
-            if owner is None or not policy.admits(self._principal, owner):
-                return problem(ProblemCode.NOT_FOUND, "Not found.")
-            refusal = self._authorize(operation, owner)
+            refusal = self._refusal_for(operation, owner)
             if refusal is not None:
                 return refusal
         return None
+
+    def _refusal_for(self, operation: str, owner: str | None) -> Outcome | None:
+        if owner is None or not policy.admits(self._principal, owner):
+            return problem(ProblemCode.NOT_FOUND, "Not found.")
+        return self._authorize(operation, owner)
 
     def _authorize(self, operation: str, business_id: str) -> Outcome | None:
         """The role and scope rule of the mutation, as of now; a refusal names the input
@@ -467,6 +485,15 @@ def _read_failed(exc: DownstreamError) -> Outcome:
             "was done. Retry later with the same idempotency key.",
         )
     return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
+
+
+def _business_of(state: dict[str, Any] | None) -> str | None:
+    """Whose business a key in progress acts on, once its state says (a single step's
+    state, or payInvoice's plan)."""
+    if not state:
+        return None
+    found = state.get("business_id") or (state.get("plan") or {}).get("business_id")
+    return found if isinstance(found, str) else None
 
 
 def _invoice_id_of(outcome: Outcome) -> str | None:

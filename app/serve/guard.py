@@ -133,6 +133,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._request_begun = False
         self._messages_begun = 0
         self._head_bytes = 0
+        self._trailer_bytes = 0
         self._refused = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
@@ -190,8 +191,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._refused:
-            super().on_header(name, value)
+        if self._refused:
+            return
+        if self._phase is _Phase.BODY:
+            # A chunked body's trailer fields: dropped, never added to the request the
+            # app is already reading (RFC 9110 6.5.1 allows it), and counted against the
+            # head's limit so that they cannot be an unbounded second head.
+            self._trailer_bytes += len(name) + len(value) + _HEADER_OVERHEAD
+            if self._trailer_bytes > self.max_head_bytes:
+                self._answer_and_close(self.too_large_response)
+            return
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         if self._refused:
@@ -200,6 +210,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse_head()
             return
         super().on_headers_complete()
+        self._trailer_bytes = 0
         self._phase = _Phase.BODY
         self._phase_started = self._last_body_byte = self.loop.time()
 
@@ -215,6 +226,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._phase = _Phase.WAITING
         self._request_begun = False
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle
+        if self._phase is _Phase.WAITING and (cycle is None or cycle.response_complete):
+            # Nothing outstanding: the next head is awaited from now, and its timer runs
+            # whatever arrives (blank lines between requests, which the parser skips and
+            # which cancel uvicorn's keep-alive timer, would otherwise hold it forever).
+            self._phase = _Phase.HEAD
+            self._phase_started = self.loop.time()
+            self._arm()
 
     # The limits
 

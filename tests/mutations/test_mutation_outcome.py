@@ -203,3 +203,68 @@ async def test_a_malformed_key_is_bad_user_input(world_factory: WorldFactory) ->
     body = response.json()
     assert body["data"] == {"mutationOutcome": None}
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+FINALIZE = (
+    "mutation($key: String!, $id: ID!) { finalizeInvoice(input: {idempotencyKey: $key, "
+    "invoiceId: $id}) { invoice { id } userErrors { code message } replayed } }"
+)
+
+
+async def finalize(world: World, key: str, token: str) -> Json:
+    response = await world.client.post(
+        "/graphql",
+        json={"query": FINALIZE, "variables": {"key": key, "id": INVOICE}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body: Json = response.json()
+    assert "errors" not in body, body
+    payload: Json = body["data"]["finalizeInvoice"]
+    return payload
+
+
+async def test_a_stored_state_refusal_is_authorized_again_on_replay(
+    world_factory: WorldFactory, saga_key: rsa.RSAPrivateKey
+) -> None:
+    # given an open invoice's finalize refused for its state, the refusal stored
+    world = await world_factory()
+    first = await finalize(world, "finalize-open", world.token)
+    assert [e["code"] for e in first["userErrors"]] == ["INVALID_STATE"]
+    removed = token(saga_key, SUBJECT, [])
+
+    # when the same user, removed from the business since, replays it or asks about it
+    replayed = await finalize(world, "finalize-open", removed)
+    found = await outcome(world, "finalize-open", mutation="FINALIZE_INVOICE", token=removed)
+
+    # then they get what a stranger gets, and nothing of the invoice's state
+    assert replayed["userErrors"] == [{"code": "NOT_FOUND", "message": "Not found."}]
+    assert found["status"] == "COMPLETED"
+    assert found["updatedAt"] == found["startedAt"]
+
+
+async def test_a_caller_who_lost_access_learns_nothing_of_a_settlement(
+    world_factory: WorldFactory, saga_key: rsa.RSAPrivateKey
+) -> None:
+    world = await world_factory(**FAST)
+    taken = await transfer(world, key="transfer-then-removed")
+    await world.payments.settle(taken["payment"]["id"], "failed")
+    await until_done(world, taken["payment"]["id"])
+    removed = token(saga_key, SUBJECT, [])
+
+    found = await outcome(world, "transfer-then-removed", token=removed)
+
+    assert (found["status"], found["settlement"], found["step"]) == ("COMPLETED", None, None)
+    assert found["updatedAt"] == found["startedAt"]
+    assert found["result"]["userErrors"] == [{"code": "NOT_FOUND"}]
+
+
+async def test_a_paused_saga_is_not_shown_to_a_caller_who_lost_access(
+    world_factory: WorldFactory, saga_key: rsa.RSAPrivateKey
+) -> None:
+    world = await world_factory()
+    await fail_recording(world, times=1)
+    await pay(world.client, world.token, "paused-then-removed", INVOICE)
+    removed = token(saga_key, SUBJECT, [])
+
+    assert (await outcome(world, "paused-then-removed"))["status"] == "PAUSED"
+    assert await outcome(world, "paused-then-removed", token=removed) is None

@@ -271,3 +271,59 @@ async def test_many_slow_clients_do_not_hold_up_a_normal_one() -> None:
     # then each is answered promptly, and every slow client was cut off
     assert max(timings) < 0.25, timings
     assert [a.status for a in answers] == [408] * 250
+
+
+async def test_blank_lines_after_an_answer_do_not_hold_the_connection_open() -> None:
+    async with serving(QuickGuard) as served:
+        # given a kept-alive connection whose request was answered
+        client = await RawClient.connect(served.port)
+        head, body = request("/first", b"x")
+        await client.send(head + body)
+        first = await client.response()
+        answered = time.monotonic()
+
+        # when the client sends blank lines (which the parser skips) more often than the
+        # head timeout
+        trickle = asyncio.ensure_future(client.trickle(b"\r\n" * 50, every=0.2))
+        closing = await client.answer(within=5)
+        trickle.cancel()
+        await client.close()
+
+    # then the connection is closed silently, the head timeout after the answer
+    assert first.status == 200
+    assert closing.closed
+    assert closing.data == b""
+    assert time.monotonic() - answered < QuickGuard.head_timeout + 3 * SLACK
+
+
+async def test_chunked_trailers_are_dropped_and_bounded_like_a_head() -> None:
+    async with serving(QuickGuard) as served:
+        # given chunked requests, one with a small trailer, one with trailers over the
+        # head's size limit
+        def chunked(path: str, trailer: bytes) -> bytes:
+            return (
+                (
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "3\r\nabc\r\n0\r\n"
+                ).encode()
+                + trailer
+                + b"\r\n"
+            )
+
+        small = await RawClient.connect(served.port)
+        await small.send(chunked("/small", b"X-Checksum: 1\r\n"))
+        served_small = await small.response()
+        await small.close()
+
+        large = await RawClient.connect(served.port)
+        lines = b"".join(b"X-T%d: %s\r\n" % (n, b"v" * 1000) for n in range(MAX_HEAD_BYTES // 900))
+        await large.send(chunked("/large", lines))
+        refused = await large.answer(within=5)
+        await large.close()
+
+    # then the small one is served (its trailer never reaching the app's headers) and
+    # the large one is refused 431 and closed
+    assert served_small.status == 200
+    assert served_small.json_body() == {"path": "/small", "bodyBytes": 3}
+    assert refused.closed
+    assert refused.data.startswith(b"HTTP/1.1 431 ")
