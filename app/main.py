@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from app.core.settings import Settings, SettingsError, load_settings
@@ -34,6 +34,7 @@ from app.schema.limits.config import Limits
 from app.telemetry.logs import configure_logging
 from app.telemetry.sentry import start_error_reporting
 from app.wiring.background import running_background
+from app.wiring.live import LiveHolder, running_live
 from app.wiring.resources import ResourceHolder, Transports, open_resources, utc_today
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def create_app(
     levers: Levers = Levers(),  # noqa: B008 - frozen: one shared default is safe
 ) -> Starlette:
     holder = ResourceHolder()
+    # The event hub of live updates; app.state.live reaches it (tests publish through it).
+    live = LiveHolder()
     graphiql = graphiql_site(settings)
 
     @asynccontextmanager
@@ -63,34 +66,38 @@ def create_app(
                 one_pass_json=levers.one_pass_json,
             ) as resources,
             running_background(resources),
+            running_live(resources) as events,
         ):
             holder.set(resources)
+            live.set(events)
             if levers.gc_young_threshold is not None:
                 settle_after_startup(levers.gc_young_threshold)
             try:
                 yield
             finally:
                 holder.set(None)
+                live.set(None)
 
+    endpoint = GraphQLEndpoint(
+        holder,
+        graphiql=graphiql,
+        limits=Limits.from_settings(settings),
+        # "Did you mean ...?" names fields and values: development only.
+        hide_suggestions=not settings.is_development,
+        lean_executor=levers.lean_executor,
+        whole_page_children=levers.whole_page_children,
+        live=live,
+        allowed_origins=settings.cors_origins,
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", Readiness(holder).endpoint, methods=["GET"]),
             Route("/metrics", MetricsEndpoint(holder).endpoint, methods=["GET"]),
             sdl_route(),
-            Route(
-                GRAPHQL_PATH,
-                GraphQLEndpoint(
-                    holder,
-                    graphiql=graphiql,
-                    limits=Limits.from_settings(settings),
-                    # "Did you mean ...?" names fields and values: development only.
-                    hide_suggestions=not settings.is_development,
-                    lean_executor=levers.lean_executor,
-                    whole_page_children=levers.whole_page_children,
-                ),
-                methods=["GET", "POST"],
-            ),
+            Route(GRAPHQL_PATH, endpoint, methods=["GET", "POST"]),
+            # Live updates (graphql-transport-ws); SSE is a POST to the route above.
+            WebSocketRoute(GRAPHQL_PATH, endpoint.websocket),
             *(graphiql.routes() if graphiql else []),
         ],
         middleware=[Middleware(RequestIdMiddleware), *transport_middleware(settings)],
@@ -100,6 +107,7 @@ def create_app(
     # No redirect from /graphql/ to /graphql: Starlette builds it from the Host header,
     # which the caller chooses, so an answer would point wherever the caller liked.
     app.router.redirect_slashes = False
+    app.state.live = live
     return app
 
 

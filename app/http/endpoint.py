@@ -1,5 +1,10 @@
 """The /graphql endpoint: authenticate first, then hand the request to Strawberry.
 
+Live updates use the same path: a WebSocket (graphql-transport-ws, authenticated at
+connection_init: app/subscriptions/websocket.py) and a POST with `Accept:
+text/event-stream` (graphql-sse), which is authenticated and admitted like any POST and
+then runs with a live context (app/subscriptions/live.py) instead of a request's.
+
 Authentication happens here, before Strawberry sees the request, so that a missing or
 invalid token is answered with HTTP 401 and nothing is parsed or executed. Admission
 (app/http/admission.py: rate limits, persisted queries) decides before anything runs.
@@ -9,12 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
+from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.auth.bearer import extract_bearer_token
 from app.auth.errors import AuthenticationError, JwksUnavailableError
@@ -26,11 +37,16 @@ from app.http.graphiql.site import GraphiQLSite
 from app.http.refusal import refusal, refused
 from app.http.request_id import request_id_of, valid_traceparent
 from app.http.unauthenticated import unauthenticated
-from app.http.view import Admitted, AdmittedRequest, GatewayView
+from app.http.view import Admitted, AdmittedRequest
 from app.schema.build import build_schema
 from app.schema.limits.config import Limits
 from app.schema.limits.extension import DocumentChecks
 from app.schema.limits.weigh import CostWeigher
+from app.schema.resolvers.context import Context
+from app.subscriptions.hub import MAX_OPEN_PER_PRINCIPAL
+from app.subscriptions.live import LiveContext
+from app.subscriptions.view import LiveView, accepts_event_stream
+from app.subscriptions.websocket import Connector, GatewayTransportWSHandler, expiry_of
 from app.telemetry.requests import (
     CLIENT_CLOSED_REQUEST,
     RequestRecord,
@@ -38,6 +54,7 @@ from app.telemetry.requests import (
     start_request,
 )
 from app.wiring.context import build_context
+from app.wiring.live import LiveHolder
 from app.wiring.resources import ResourceHolder
 
 logger = logging.getLogger(__name__)
@@ -55,8 +72,11 @@ class GraphQLEndpoint:
         hide_suggestions: bool = True,
         lean_executor: bool = True,
         whole_page_children: bool = True,
+        live: LiveHolder | None = None,
+        allowed_origins: Sequence[str] = (),
     ) -> None:
         self._holder = holder
+        self._connector = Connector(holder, live or LiveHolder())
         self._graphiql = graphiql
         self._whole_page_children = whole_page_children
         limits = limits or Limits()
@@ -66,7 +86,7 @@ class GraphQLEndpoint:
         )
         # Rate limits charge a request its cost, from the checks execution reuses.
         self._weigh = CostWeigher(schema._schema, checks, limits.max_cost)
-        self._view = GatewayView(
+        self._view = LiveView(
             schema,
             # Strawberry's own page loads GraphiQL from a CDN; ours is self-hosted.
             graphql_ide=None,
@@ -74,7 +94,26 @@ class GraphQLEndpoint:
             # Strawberry then refuses any other operation type.
             allow_queries_via_get=True,
             multipart_uploads_enabled=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            # A backstop only: the hub's per-principal limit answers first, typed.
+            max_subscriptions_per_connection=2 * MAX_OPEN_PER_PRINCIPAL,
+            # WebSocket handshakes from another site's pages: only these origins.
+            allowed_origins=allowed_origins,
         )
+        self._view.graphql_transport_ws_handler_class = cast(
+            Any, GatewayTransportWSHandler.bound(holder, self._weigh)
+        )
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        """graphql-transport-ws: the handler authenticates at connection_init."""
+        context = LiveContext(
+            request=websocket,
+            request_id=request_id_of(websocket.scope) or f"ws-{uuid.uuid4().hex}",
+            connect=self._connector.connect,
+        )
+        # The view is typed for HTTP's Context; a live one serves the schema as well.
+        await self._view.run(websocket, context=cast(Context, context))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -149,7 +188,7 @@ class GraphQLEndpoint:
         admitted, charge = await admission.admit(request, self._reader(request), principal)
         if isinstance(admitted, Response):
             return charge.label(admitted)
-        return charge.label(await self._run(request, record, principal, admitted, deadline))
+        return charge.label(await self._run(request, record, principal, admitted, deadline, token))
 
     def _reader(self, request: Request) -> Reader:
         if request.method == "GET":
@@ -167,27 +206,36 @@ class GraphQLEndpoint:
         principal: Principal,
         admitted: Admitted,
         deadline: Deadline,
+        token: str,
     ) -> Response:
         view = self._view
         resources = self._holder.resources
         sub_response = await view.get_sub_response(request)
-        context = build_context(
-            request,
-            sub_response,
-            resources,
-            principal,
-            request_id_of(request.scope),
-            resources.today,
-            deadline,
-            record,
-            whole_page_children=self._whole_page_children,
-        )
+        request_id = request_id_of(request.scope)
+        context: Context | LiveContext
+        if accepts_event_stream(request.headers.get("accept")):
+            # graphql-sse: the stream outlives this request's deadline; each event is
+            # read with its own (app/subscriptions/live.py).
+            session = self._connector.session(principal, expiry_of(token), "sse", request_id)
+            context = LiveContext(request=request, request_id=request_id, session=session)
+        else:
+            context = build_context(
+                request,
+                sub_response,
+                resources,
+                principal,
+                request_id,
+                resources.today,
+                deadline,
+                record,
+                whole_page_children=self._whole_page_children,
+            )
         try:
             # Downstream calls already stop at the deadline; this net catches anything
             # else that would hold the answer (a slow database, a stuck resolver).
             async with asyncio.timeout(deadline.remaining() + _GRACE_SECONDS):
                 return await view.run(
-                    AdmittedRequest(request, admitted, sub_response), context=context
+                    AdmittedRequest(request, admitted, sub_response), context=cast(Context, context)
                 )
         except TimeoutError:
             budget = resources.settings.request_timeout_seconds

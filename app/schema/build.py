@@ -4,12 +4,15 @@ schema CLI, the manifest builder, tests) build it without importing the endpoint
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.schema.error_policy import ErrorPolicy
 from app.schema.executor import LeanExecutor
@@ -18,6 +21,7 @@ from app.schema.limits.error_cap import ErrorCap
 from app.schema.limits.extension import DocumentChecks, DocumentLimits
 from app.schema.resolvers.mutation import Mutation
 from app.schema.resolvers.query import Query
+from app.schema.resolvers.subscription import Subscription
 from app.schema.types.nodes import Business, Customer, Invoice, Payment, Refund
 from app.schema.types.scalars import SCALARS
 from app.schema.visibility import ScopedIntrospection
@@ -33,6 +37,29 @@ class GatewaySchema(strawberry.Schema):
         # values ("Did you mean ...?"); validation hides them in DocumentChecks.
         kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
         return {**kwargs, "hide_suggestions": self.hide_suggestions}
+
+    async def execute(  # noqa: PLR0913, PLR0917 - Strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # A subscription runs only as a stream (`stream`/`subscribe`): executed once, as
+        # a plain POST would, its resolver is a generator nobody iterates.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -58,6 +85,7 @@ def build_schema(
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Business, Customer, Invoice, Payment, Refund],
         execution_context_class=(LeanExecutor if lean_executor else ScopedIntrospection),
         # Factories, not instances: each execution gets its own extension object. The

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from app.downstream.errors import (
@@ -59,6 +61,14 @@ def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
     code = (error.extensions or {}).get("code")
     if code is not None:
         return error
+    if isinstance(original, InvalidOperationTypeError):
+        # Only a stream reaches here with it (HTTP refuses it before executing): a query
+        # or mutation sent to the SSE transport.
+        return _with(
+            error,
+            "Only subscriptions stream; send queries and mutations as plain POSTs.",
+            {"code": "BAD_REQUEST"},
+        )
     if error.path is None and not isinstance(original, DownstreamError):
         # Parse, validation and variable errors: graphql-core's own words about the
         # client's document, no internals.
@@ -134,3 +144,12 @@ class ErrorPolicy(SchemaExtension):
             record.error_codes.extend(
                 str((error.extensions or {}).get("code")) for error in result.errors
             )
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription, worded before it is sent (on_operation sees
+        only the last): an error there gets its code, or is masked, like any other."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", "")
+            result.errors = [client_error(error, request_id) for error in errors]
+        yield

@@ -61,10 +61,14 @@ _INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 # Fields shown to a token with any one of these scopes: a token that may run no mutation
 # has no mutation outcome to ask about (its payload union then keeps only the payloads of
 # the mutations shown).
+_WRITE_SCOPES = frozenset(rule.scope for rule in policy.MUTATION_RULES.values() if rule.scope)
 _SHOWN_WITH_ANY: dict[Coordinate, frozenset[str]] = {
-    ("Query", "mutationOutcome"): frozenset(
-        rule.scope for rule in policy.MUTATION_RULES.values() if rule.scope
-    )
+    ("Query", "mutationOutcome"): _WRITE_SCOPES,
+    ("Subscription", "mutationOutcome"): _WRITE_SCOPES,
+    # The scope each subscription checks when it is opened (its event types carry the
+    # object in a field of their own, which alone would leave the root field shown).
+    ("Subscription", "paymentUpdated"): frozenset({str(policy.TYPE_READ_SCOPES["Payment"])}),
+    ("Subscription", "invoiceUpdated"): frozenset({str(policy.TYPE_READ_SCOPES["Invoice"])}),
 }
 
 

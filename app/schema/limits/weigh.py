@@ -23,7 +23,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema, specified_rules
+from graphql import (
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    get_operation_ast,
+    specified_rules,
+)
 
 from app.schema.limits.cost import analyse_cost
 from app.schema.limits.extension import DocumentChecks, operation_selection_errors
@@ -57,6 +63,16 @@ class CostWeigher:
         self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
     ) -> int:
         return max(self.text(query), self._cost(query, operation_name, variables))
+
+    def operation_type(self, query: str, operation_name: str | None) -> OperationType | None:
+        """The type of the operation `query` would run (its cached parse), or None when
+        it does not parse or names none: execution refuses those in its own words."""
+        try:
+            document = self._checks.parse(query)
+        except GraphQLError:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        return operation.operation if operation is not None else None
 
     def _cost(
         self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None

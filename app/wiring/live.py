@@ -1,0 +1,141 @@
+"""Live updates' lifetime: the process's event hub and the one background task that
+feeds it, started after the resources open and stopped before they close.
+
+The feed is the broker when AMQP_URL is set (app/subscriptions/amqp_feed.py: this
+process's own queue, so events caused on any replica reach subscribers here), else the
+domain_events table, polled (app/subscriptions/table_feed.py: within one process, or
+several sharing one database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.auth.principal import Principal
+from app.core.deadline import Deadline
+from app.downstream.invoicing import InvoicingClient, InvoicingWrites
+from app.downstream.payments import PaymentsClient, PaymentsWrites
+from app.downstream.service import CallMeta, ServiceClient
+from app.mutations.service import MutationService
+from app.reads.loaders import Loaders
+from app.reads.service import ReadService
+from app.subscriptions.amqp_feed import AmqpFeed
+from app.subscriptions.hub import Hub
+from app.subscriptions.table_feed import EventSource, TablePoller
+from app.subscriptions.table_source import DomainEventsTable
+from app.telemetry.subscriptions import SubscriptionMetrics
+from app.wiring.resources import Resources
+
+logger = logging.getLogger(__name__)
+SourceFactory = Callable[[Resources], EventSource | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    hub: Hub
+    metrics: SubscriptionMetrics
+    feed: AmqpFeed | TablePoller | None
+
+
+class LiveHolder:
+    """Lets routes built before start-up reach the hub the lifespan opened."""
+
+    def __init__(self) -> None:
+        self._live: Live | None = None
+
+    @property
+    def live(self) -> Live:
+        if self._live is None:
+            raise RuntimeError("the application has not started (lifespan not run)")
+        return self._live
+
+    def set(self, live: Live | None) -> None:
+        self._live = live
+
+
+def domain_events_table(resources: Resources) -> EventSource:
+    return DomainEventsTable(resources.engine)
+
+
+@contextlib.asynccontextmanager
+async def running_live(
+    resources: Resources, table_source: SourceFactory = domain_events_table
+) -> AsyncIterator[Live]:
+    metrics = SubscriptionMetrics(resources.metrics.registry)
+    hub = Hub(metrics)
+    amqp_url = resources.settings.amqp_url
+    feed: AmqpFeed | TablePoller | None = None
+    if amqp_url:
+        feed = AmqpFeed(amqp_url, hub)
+    elif (source := table_source(resources)) is not None:
+        feed = TablePoller(source, hub)
+        try:
+            # Where to start, before the app serves: an event its first requests cause
+            # is after it. Failing here, the first poll tries again.
+            await feed.start()
+        except Exception:
+            logger.exception("reading the end of domain_events failed")
+    stop = asyncio.Event()
+    task = asyncio.create_task(feed.run_forever(stop), name="event-feed") if feed else None
+    try:
+        yield Live(hub, metrics, feed)
+    finally:
+        stop.set()
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()
+
+
+def reads_for_events(
+    resources: Resources, principal: Principal, request_id: str
+) -> Callable[[], ReadService]:
+    """A new read service per delivered event: its own loaders (nothing cached from an
+    earlier event) and its own deadline (the subscription outlives any one)."""
+
+    def make() -> ReadService:
+        meta = CallMeta(
+            request_id=request_id,
+            actor_id=principal.subject,
+            deadline=Deadline(resources.settings.request_timeout_seconds),
+        )
+        invoicing = InvoicingClient(ServiceClient(resources.invoicing, meta))
+        payments = PaymentsClient(ServiceClient(resources.payments, meta))
+        return ReadService(
+            principal, Loaders(invoicing, payments), invoicing, payments, resources.today
+        )
+
+    return make
+
+
+def mutations_for_events(
+    resources: Resources, principal: Principal, request_id: str
+) -> Callable[[ReadService], MutationService]:
+    """A mutation service per look at a key (mutationOutcome): it only reads there (the
+    key's progress, the invoice as it stands), with a deadline of its own."""
+
+    def make(reads: ReadService) -> MutationService:
+        meta = CallMeta(
+            request_id=request_id,
+            actor_id=principal.subject,
+            deadline=Deadline(resources.settings.request_timeout_seconds),
+        )
+        return MutationService(
+            principal,
+            reads,
+            resources.idempotency,
+            resources.outbox,
+            InvoicingWrites(ServiceClient(resources.invoicing, meta)),
+            PaymentsWrites(ServiceClient(resources.payments, meta)),
+            resources.watch,
+            relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
+            first_settlement_check=timedelta(seconds=resources.settings.settlement_poll_seconds),
+        )
+
+    return make
