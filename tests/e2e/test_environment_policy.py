@@ -96,8 +96,8 @@ SUGGESTION_CASES: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
         ["Variable '$s' is never used.", "Unknown type 'InvoiceStatu'."],
         [
             "Variable '$s' is never used.",
-            "Unknown type 'InvoiceStatu'. Did you mean 'InvoiceStatus', 'Invoice', "
-            "'InvoiceEdge', or 'InvoiceLine'?",
+            "Unknown type 'InvoiceStatu'. Did you mean 'InvoiceStatus', 'InvoiceUpdate', "
+            "'Invoice', 'InvoiceChange', or 'InvoiceEdge'?",
         ],
     ),
     (
