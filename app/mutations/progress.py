@@ -4,7 +4,7 @@ app that lost the answer (a mobile app killed in the middle of payInvoice).
 Only the key's owner can ask: keys are scoped to the caller's issuer, subject and
 mutation (app/idempotency/keys.py), so another user's key with the same text is simply
 not there. What is stored is shown as a replay would show it, authorized as of now
-(MutationService._replay_refusal).
+(app/mutations/authority.py, Authority.replay_refusal).
 
 - IN_PROGRESS: a request or the relay holds the key now, at `step`.
 - PAUSED: nobody holds it and no outcome is stored: a downstream step's outcome was
