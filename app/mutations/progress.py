@@ -4,7 +4,7 @@ app that lost the answer (a mobile app killed in the middle of payInvoice).
 Only the key's owner can ask: keys are scoped to the caller's issuer, subject and
 mutation (app/idempotency/keys.py), so another user's key with the same text is simply
 not there. What is stored is shown as a replay would show it, authorized as of now
-(MutationService._replay_refusal).
+(app/mutations/authority.py, Authority.replay_refusal).
 
 - IN_PROGRESS: a request or the relay holds the key now, at `step`.
 - PAUSED: nobody holds it and no outcome is stored: a downstream step's outcome was
@@ -23,10 +23,17 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from app.idempotency.store import KeyRecord
+from app.auth.principal import Principal
+from app.downstream import models
+from app.idempotency.keys import KeyScope
+from app.idempotency.store import IdempotencyStore, KeyRecord
+from app.mutations.authority import Authority
+from app.mutations.current_invoice import CurrentInvoice
 from app.mutations.outcomes import Outcome, ProblemCode
-from app.settlement.store import DONE, Watched
+from app.mutations.refusals import shown_to
+from app.settlement.store import DONE, Watched, WatchStore
 
 
 class Status(enum.Enum):
@@ -114,3 +121,74 @@ def _settled_at(watched: Watched | None) -> datetime | None:
 def _compensated(outcome: Outcome) -> bool:
     codes = {p.code for p in outcome.problems}
     return "payment" in outcome.objects and bool(codes & _COMPENSATION_CODES)
+
+
+class ProgressReader:
+    """Reads a key's progress for the caller (MutationService.progress)."""
+
+    def __init__(
+        self,
+        principal: Principal,
+        store: IdempotencyStore,
+        watch: WatchStore,
+        current: CurrentInvoice,
+        authority: Authority,
+    ) -> None:
+        self._principal = principal
+        self._store = store
+        self._watch = watch
+        self._current = current
+        self._authority = authority
+
+    async def read(self, operation: str, key: str) -> Progress | None:
+        """Where the caller's `operation` sent with `key` stands (app/mutations/progress.py),
+        or None if this caller has no such key. Sends nothing; a stored outcome is shown
+        as a replay of it would be now."""
+        scope = KeyScope(self._principal.issuer, self._principal.subject, operation)
+        record = await self._store.lookup(scope.digest, key)
+        if record is None:
+            return None
+        outcome: Outcome | None = None
+        if not record.completed:
+            business = _business_of(record.state)
+            if (
+                business is not None
+                and self._authority.refusal_for(operation, business) is not None
+            ):
+                return None  # a caller who may not act on it now learns nothing of it
+        else:
+            stored = Outcome.from_result(record.result or {})
+            refusal = self._authority.replay_refusal(operation, stored)
+            if refusal is not None:
+                # What a first request would get, and nothing of the key's history.
+                shown = shown_to(self._principal, operation, refusal)
+                return Progress(
+                    Status.COMPLETED, None, None, record.created_at, record.created_at, shown
+                )
+            outcome = stored
+            if operation == "payInvoice":
+                invoice_id = _invoice_id_of(stored)
+                if invoice_id is not None:
+                    outcome = await self._current.refreshed(outcome, invoice_id)
+            outcome = shown_to(self._principal, operation, outcome)
+        watched = await self._watch.of_key(scope.digest, key) if operation == "payInvoice" else None
+        return progress_of(record, watched, outcome)
+
+
+def _business_of(state: dict[str, Any] | None) -> str | None:
+    """Whose business a key in progress acts on, once its state says (a single step's
+    state, or payInvoice's plan)."""
+    if not state:
+        return None
+    found = state.get("business_id") or (state.get("plan") or {}).get("business_id")
+    return found if isinstance(found, str) else None
+
+
+def _invoice_id_of(outcome: Outcome) -> str | None:
+    for name in ("invoice", "payment"):
+        found = outcome.objects.get(name)
+        if isinstance(found, models.Invoice):
+            return found.id
+        if isinstance(found, models.Payment):
+            return found.invoice_id
+    return None

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.auth import policy
 from app.auth.principal import Principal
 from app.downstream import models
 from app.downstream.errors import (
@@ -31,6 +30,7 @@ from app.events import emission
 from app.idempotency.keys import KeyScope, downstream_key, fingerprint
 from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLostError
 from app.mutations import inputs
+from app.mutations.authority import Authority
 from app.mutations.current_invoice import CurrentInvoice
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.pay_invoice import (
@@ -40,7 +40,7 @@ from app.mutations.pay_invoice import (
     PaymentBusyError,
     PayPlan,
 )
-from app.mutations.progress import Progress, Status, progress_of
+from app.mutations.progress import Progress, ProgressReader
 from app.mutations.refusals import (
     BUSY_MESSAGE,
     refund_refusal,
@@ -62,17 +62,6 @@ _NOT_NOW = frozenset({ProblemCode.PAYMENT_IN_PROGRESS})
 
 Build = Callable[[], Awaitable[dict[str, Any] | Outcome]]
 Send = Callable[[Lease, dict[str, Any]], Awaitable[Outcome]]
-
-
-# The input field a refusal of each mutation's authorization names (_authorize).
-_AUTHORIZED_AT = {
-    "createCustomer": "businessId",
-    "createInvoice": "businessId",
-    "finalizeInvoice": "invoiceId",
-    "voidInvoice": "invoiceId",
-    "refundPayment": "paymentId",
-    "payInvoice": "invoiceId",
-}
 
 
 class MutationService:
@@ -97,6 +86,8 @@ class MutationService:
         self._watch = watch
         self._void = GuardedVoid(store, invoicing, payments, watch, clock)
         self._current = CurrentInvoice(principal, invoicing)
+        self._authority = Authority(principal)
+        self._progress = ProgressReader(principal, store, watch, self._current, self._authority)
         self._saga = PayInvoiceSaga(
             store,
             outbox,
@@ -111,7 +102,7 @@ class MutationService:
 
     async def create_customer(self, command: inputs.CreateCustomer) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
-            refusal = self._authorize("createCustomer", command.business_id)
+            refusal = self._authority.authorize("createCustomer", command.business_id)
             if refusal:
                 return refusal
             return {
@@ -135,7 +126,7 @@ class MutationService:
 
     async def create_invoice(self, command: inputs.CreateInvoice) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
-            refusal = self._authorize("createInvoice", command.business_id)
+            refusal = self._authority.authorize("createInvoice", command.business_id)
             if refusal:
                 return refusal
             customer = await self._reads.customer(command.customer_id)
@@ -183,7 +174,7 @@ class MutationService:
             payment = await self._reads.payment(command.payment_id)
             if payment is None:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "paymentId")
-            refusal = self._authorize("refundPayment", payment.business_id)
+            refusal = self._authority.authorize("refundPayment", payment.business_id)
             if refusal:
                 return refusal
             refusal = refund_refusal(payment, command.amount)
@@ -233,7 +224,7 @@ class MutationService:
                     ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId"
                 )
             else:
-                refusal = self._authorize("payInvoice", invoice.business_id)
+                refusal = self._authority.authorize("payInvoice", invoice.business_id)
             if refusal or invoice is None:
                 return await self._refused(
                     lease, point, refusal or problem(ProblemCode.NOT_FOUND, "Not found.")
@@ -266,35 +257,8 @@ class MutationService:
         return self._current.attach(outcome, invoice)
 
     async def progress(self, operation: str, key: str) -> Progress | None:
-        """Where the caller's `operation` sent with `key` stands (app/mutations/progress.py),
-        or None if this caller has no such key. Sends nothing; a stored outcome is shown
-        as a replay of it would be now."""
-        scope = KeyScope(self._principal.issuer, self._principal.subject, operation)
-        record = await self._store.lookup(scope.digest, key)
-        if record is None:
-            return None
-        outcome: Outcome | None = None
-        if not record.completed:
-            business = _business_of(record.state)
-            if business is not None and self._refusal_for(operation, business) is not None:
-                return None  # a caller who may not act on it now learns nothing of it
-        else:
-            stored = Outcome.from_result(record.result or {})
-            refusal = self._replay_refusal(operation, stored)
-            if refusal is not None:
-                # What a first request would get, and nothing of the key's history.
-                shown = shown_to(self._principal, operation, refusal)
-                return Progress(
-                    Status.COMPLETED, None, None, record.created_at, record.created_at, shown
-                )
-            outcome = stored
-            if operation == "payInvoice":
-                invoice_id = _invoice_id_of(stored)
-                if invoice_id is not None:
-                    outcome = await self._current.refreshed(outcome, invoice_id)
-            outcome = shown_to(self._principal, operation, outcome)
-        watched = await self._watch.of_key(scope.digest, key) if operation == "payInvoice" else None
-        return progress_of(record, watched, outcome)
+        """Where the caller's `operation` sent with `key` stands (app/mutations/progress.py)."""
+        return await self._progress.read(operation, key)
 
     # -- the shared machinery ---------------------------------------------------------
 
@@ -309,7 +273,9 @@ class MutationService:
             if invoice is None:
                 return problem(ProblemCode.NOT_FOUND, "Not found.", "input", "invoiceId")
             # Authorized first: a caller who may not do this learns nothing of the state.
-            refusal = self._authorize(operation, invoice.business_id) or state_refusal(invoice)
+            refusal = self._authority.authorize(operation, invoice.business_id) or state_refusal(
+                invoice
+            )
             if refusal is not None:
                 # Stored and replayed: whose it is, so a replay is authorized again.
                 refusal.business_id = invoice.business_id
@@ -358,7 +324,7 @@ class MutationService:
             )
         if claim.outcome is ClaimOutcome.REPLAY:
             replay = Outcome.from_result(claim.result or {})
-            return self._replay_refusal(operation, replay) or replay
+            return self._authority.replay_refusal(operation, replay) or replay
         assert claim.lease is not None  # noqa: S101 - NEW and RESUMED carry one
         return claim.lease, claim.recovery_point or "claimed", claim.state or {}
 
@@ -435,49 +401,6 @@ class MutationService:
             await self._store.complete(connection, lease, refusal.to_result())
         return refusal
 
-    def _replay_refusal(self, operation: str, replay: Outcome) -> Outcome | None:
-        """A stored result is shown only to whom the mutation is allowed as of now: a
-        caller who has lost the business since gets exactly what a stranger gets (the
-        stored objects answered like missing ones), and one who has lost the role or the
-        scope gets the refusal a first request would. The key is kept either way."""
-        owners = (
-            {replay.business_id}
-            if replay.business_id is not None
-            else {getattr(obj, "business_id", None) for obj in replay.objects.values()}
-        )
-        if not owners:
-            # Nothing says whose it is: shown to nobody rather than to anybody.
-            return problem(ProblemCode.NOT_FOUND, "Not found.")
-        for owner in owners:
-            refusal = self._refusal_for(operation, owner)
-            if refusal is not None:
-                return refusal
-        return None
-
-    def _refusal_for(self, operation: str, owner: str | None) -> Outcome | None:
-        if owner is None or not policy.admits(self._principal, owner):
-            return problem(ProblemCode.NOT_FOUND, "Not found.")
-        return self._authorize(operation, owner)
-
-    def _authorize(self, operation: str, business_id: str) -> Outcome | None:
-        """The role and scope rule of the mutation, as of now; a refusal names the input
-        field that identifies what the mutation acts on."""
-        field = _AUTHORIZED_AT[operation]
-        rule = policy.MUTATION_RULES[operation]
-        denial = policy.check(self._principal, business_id, rule)
-        if denial is None:
-            return None
-        if denial is policy.Denial.NOT_MEMBER:
-            return problem(ProblemCode.NOT_FOUND, "Not found.", "input", field)
-        if denial is policy.Denial.SCOPE and rule.scope is not None:
-            return problem(ProblemCode.FORBIDDEN, policy.scope_refusal(rule.scope), "input", field)
-        return problem(
-            ProblemCode.FORBIDDEN,
-            "Your role or token scope does not allow this action.",
-            "input",
-            field,
-        )
-
 
 def _read_failed(exc: DownstreamError) -> Outcome:
     """Nothing was done: a read the decision needed failed."""
@@ -488,25 +411,6 @@ def _read_failed(exc: DownstreamError) -> Outcome:
             "was done. Retry later with the same idempotency key.",
         )
     return problem(ProblemCode.DOWNSTREAM_UNAVAILABLE, UNAVAILABLE_MESSAGE)
-
-
-def _business_of(state: dict[str, Any] | None) -> str | None:
-    """Whose business a key in progress acts on, once its state says (a single step's
-    state, or payInvoice's plan)."""
-    if not state:
-        return None
-    found = state.get("business_id") or (state.get("plan") or {}).get("business_id")
-    return found if isinstance(found, str) else None
-
-
-def _invoice_id_of(outcome: Outcome) -> str | None:
-    for name in ("invoice", "payment"):
-        found = outcome.objects.get(name)
-        if isinstance(found, models.Invoice):
-            return found.id
-        if isinstance(found, models.Payment):
-            return found.invoice_id
-    return None
 
 
 def _key(lease: Lease, step: str) -> str:
