@@ -95,7 +95,7 @@ class AmqpPublisher:
             exchange = await channel.declare_exchange(
                 EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
             )
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - re-raised: the half-open connection is closed first
             await connection.close()
             raise
         self._connection, self._channel, self._exchange = connection, channel, exchange
@@ -114,8 +114,7 @@ class AmqpPublisher:
                         for event in events
                     )
                 )
-        except BaseException:
-            # Whatever went wrong, the next round starts from a fresh connection.
+        except BaseException:  # noqa: BLE001 - re-raised: whatever went wrong, the next round starts from a fresh connection
             await self.close()
             raise
 

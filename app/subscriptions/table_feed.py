@@ -102,7 +102,7 @@ class TablePoller:
         while not stop.is_set():
             try:
                 handed = await self.poll_once()
-            except Exception:
+            except Exception:  # noqa: BLE001 - the feed task's boundary: it must outlive a failed round
                 # A database hiccup: the next round asks again from the same place.
                 logger.exception("reading domain events failed")
                 handed = 0

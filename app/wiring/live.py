@@ -78,7 +78,7 @@ async def running_live(
             # Where to start, before the app serves: an event its first requests cause
             # is after it. Failing here, the first poll tries again.
             await feed.start()
-        except Exception:
+        except Exception:  # noqa: BLE001 - start-up must not fail for a feed: the first poll retries
             logger.exception("reading the end of domain_events failed")
     stop = asyncio.Event()
     task = asyncio.create_task(feed.run_forever(stop), name="event-feed") if feed else None
