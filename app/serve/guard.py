@@ -108,6 +108,10 @@ _TIMED_OUT = _refusal_bytes(
 )
 
 
+# How long a refused connection's input is still read (and discarded) before it closes.
+LINGER_SECONDS = 1.0
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's HttpToolsProtocol with the limits above (class attributes, so that a test
     can serve a subclass with shorter ones)."""
@@ -305,5 +309,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         elif not in_this_request and (cycle is None or cycle.response_complete):
             # A new request's head: nothing else is being written on this connection.
             self.transport.write(response)
-        # Otherwise an answer is being written: another would garble it; just close.
-        self.transport.close()
+        else:
+            # An answer is being written: another would garble it; just close.
+            self.transport.close()
+            return
+        self._linger()
+
+    def _linger(self) -> None:
+        """Close after the refusal was read: end our side first and discard what still
+        arrives for a moment. Closing a socket with unread input sends a reset, which can
+        destroy the refusal before the client reads it (a slow client's next byte is
+        usually on its way)."""
+        transport = self.transport
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, transport.close)

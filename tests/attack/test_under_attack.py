@@ -161,4 +161,5 @@ async def test_a_normal_users_viewer_keeps_its_pace_while_every_attack_class_run
         if name not in MAY_RUN:
             assert result[name]["admitted"] == 0, f"{name} ran: {result[name]}"
     for name in (attackers.SLOW_HEAD, attackers.SLOW_BODY):
-        assert all(10 <= seconds < 12 for seconds in result[name]["cut_after"]), result[name]
+        # cut at the shipped 10 s, give or take a busy event loop
+        assert all(10 <= seconds < 13 for seconds in result[name]["cut_after"]), result[name]
