@@ -61,11 +61,14 @@ class DocumentChecks:
         self.parse: Callable[[str], DocumentNode] = lru_cache(maxsize)(
             partial(parse, max_tokens=limits.max_tokens)
         )
+        # Counted once per text: admission, the weight and the parse step all ask.
+        self.tokens: Callable[[str], int] = lru_cache(maxsize)(
+            partial(count_tokens, stop_after=limits.max_tokens + 1)
+        )
 
     def too_many_tokens(self, query: str) -> bool:
         """Over the token limit, known without parsing (app/schema/limits/tokens.py)."""
-        limit = self.limits.max_tokens
-        return count_tokens(query, stop_after=limit + 1) > limit
+        return self.tokens(query) > self.limits.max_tokens
 
     def errors(
         self, schema: GraphQLSchema, query: str | None, document: DocumentNode, rules: Rules

@@ -41,10 +41,11 @@ TOKENS_PER_UNIT = 25
 BYTES_PER_UNIT = 1024
 
 
-def text_weight(query: str, max_tokens: int) -> int:
-    """At least 1; 1 per TOKENS_PER_UNIT tokens (counted up to just past `max_tokens`)
-    and 1 per BYTES_PER_UNIT bytes, whichever is more."""
-    tokens = count_tokens(query, stop_after=max_tokens + 1)
+def text_weight(query: str, max_tokens: int, tokens: int | None = None) -> int:
+    """At least 1; 1 per TOKENS_PER_UNIT tokens (counted up to just past `max_tokens`,
+    unless given) and 1 per BYTES_PER_UNIT bytes, whichever is more."""
+    if tokens is None:
+        tokens = count_tokens(query, stop_after=max_tokens + 1)
     by_size = math.ceil(len(query.encode()) / BYTES_PER_UNIT)
     return max(1, math.ceil(tokens / TOKENS_PER_UNIT), by_size)
 
@@ -57,7 +58,8 @@ class CostWeigher:
 
     def text(self, query: str) -> int:
         """What reading `query` weighs, known before it is parsed."""
-        return text_weight(query, self._checks.limits.max_tokens)
+        checks = self._checks
+        return text_weight(query, checks.limits.max_tokens, checks.tokens(query))
 
     def __call__(
         self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
