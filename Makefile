@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run cluster test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-profile bench-soak bench-ab
+.PHONY: install run cluster test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-peer-deps bench-profile bench-soak bench-ab
 
 # Installs come from the locks (requirements/, hashes checked), never from pyproject.toml's
 # ranges: the project itself goes in on its own, editable and without dependencies.
@@ -53,11 +53,29 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml requirements/bench.lock
 	$(BIN)/pip install --quiet --require-hashes -r requirements/bench.lock
 	touch $(BENCH_STAMP)
 
-bench-deps: $(BENCH_STAMP)
+bench-deps: $(BENCH_STAMP) bench-peer-deps
 	@command -v wrk >/dev/null 2>&1 || { \
 		echo "installing wrk (Debian package)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get install -y -q wrk || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }; }
+
+## The Apollo peer (bench/peers/apollo/): its npm packages from the committed lock, with
+## `npm ci`, only when the lock changed (offline-safe once installed). Without Node 20 or
+## later it says so and `make bench` runs without the peer.
+PEER := bench/peers/apollo
+PEER_STAMP := $(PEER)/node_modules/.installed-stamp
+$(PEER_STAMP): $(PEER)/package-lock.json $(PEER)/package.json
+	cd $(PEER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(PEER_STAMP)
+
+bench-peer-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		echo "bench-peer-deps: node or npm not found; the Apollo peer is skipped (install Node 20+ to run it)"; \
+	elif [ "$$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then \
+		echo "bench-peer-deps: node $$(node --version) is older than 20; the Apollo peer is skipped"; \
+	else \
+		$(MAKE) --no-print-directory $(PEER_STAMP); \
+	fi
 
 bench: bench-deps
 	$(BIN)/python -m bench $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)

@@ -14,13 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import peer, report
 from bench.gateway_app import variant_environment
 from bench.load import stop_load
 from bench.procs import Processes, StartupError, stopped_on_signals
 from bench.run import Plan, Runner, VoidRunError
 from bench.scenarios import SCENARIOS
-from bench.stack import LOCAL_POSTGRES, Cpus, Database, Stack
+from bench.stack import LOCAL_POSTGRES, Cpus, Database, Server, Stack
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -106,6 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the run directory")
     parser.add_argument(
+        "--no-peer", action="store_true", help="leave the Apollo peer (bench/peers/apollo/) out"
+    )
+    parser.add_argument(
         "--render-only",
         action="store_true",
         help="measure nothing: redo latest.md and latency.png from latest.json (and soak.json)",
@@ -131,6 +134,21 @@ def render(out: Path) -> int:
         )
     print(report.write(result, out))
     return 0
+
+
+def _start_peer(
+    stack: Stack, runner: Runner, args: argparse.Namespace, keys: list[str]
+) -> Server | None:
+    """The Apollo peer when it can run and has a scenario to run; otherwise None, said in
+    the report's warnings (a machine without Node still gets the rest of the table)."""
+    if args.no_peer or not set(keys) & set(peer.SCENARIO_KEYS):
+        return None
+    problem = peer.node_problem()
+    if problem is not None:
+        print(f"the Apollo peer is left out: {problem}", file=sys.stderr)
+        runner.problems.append(f"the Apollo peer did not run: {problem}")
+        return None
+    return stack.start_peer()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,12 +193,15 @@ def run(args: argparse.Namespace) -> int:
             variant = variant_environment([v for v in args.gateway_variant.split(",") if v])
             gateway = stack.start_gateway(1, variant)
             baseline = stack.start_baseline()
+            apollo = _start_peer(stack, runner, args, keys)
             for scenario in runner.scenarios:
                 print(f"scenario ({scenario.key}) {scenario.name} ...", flush=True)
                 targets = {
                     "gateway": runner.measure(gateway, scenario),
                     "baseline": runner.measure(baseline, scenario),
                 }
+                if apollo is not None and scenario.key in peer.SCENARIO_KEYS:
+                    targets[peer.NAME] = runner.measure(apollo, scenario)
                 result["scenarios"][scenario.key] = {
                     "key": scenario.key,
                     "name": scenario.name,
@@ -188,7 +209,13 @@ def run(args: argparse.Namespace) -> int:
                     "targets": targets,
                     "ratios": report.ratios(targets["gateway"], targets["baseline"]),
                 }
+                if peer.NAME in targets:
+                    result["scenarios"][scenario.key]["ratios_to_peer"] = report.ratios(
+                        targets["gateway"], targets[peer.NAME]
+                    )
             processes.stop(gateway.child)
+            if apollo is not None:
+                processes.stop(apollo.child)
             if plan.two_workers and "a" in keys:
                 print("scenario (a) with 2 gateway workers ...", flush=True)
                 processes.stop(baseline.child)

@@ -1,4 +1,5 @@
-"""The run's report: ratios and budget, then JSON, a Markdown table and a PNG chart."""
+"""The run's report: ratios (the gateway's to the baseline, and to the Apollo peer where it
+ran) and budget, then JSON, a Markdown table and a PNG chart."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def budget(scenario: dict[str, Any], soak: dict[str, Any] | None) -> dict[str, A
         return {}
     r = scenario["ratios"]
     saturation_calls = gateway["saturation"]["calls"]
+    to_peer = scenario.get("ratios_to_peer")
     checks = {
         "throughput_at_least_30_percent_of_baseline": r["throughput_per_worker"]
         >= BUDGET_THROUGHPUT_RATIO,
@@ -54,6 +56,13 @@ def budget(scenario: dict[str, Any], soak: dict[str, Any] | None) -> dict[str, A
     result["throughput_at_least_30_percent_of_baseline"]["value"] = r["throughput_per_worker"]
     result["p50_one_connection_at_most_1_15x_baseline"]["value"] = r["p50_one_connection"]
     result["calls_exactly_minimal_at_32_connections"]["value"] = saturation_calls["per_request"]
+    if to_peer:
+        # The issue's bar: ahead of the Apollo peer in the same run, requests/s per worker.
+        throughput = to_peer["throughput_per_worker"]
+        result["throughput_ahead_of_the_apollo_peer"] = {
+            "ok": throughput > 1.0 if not math.isnan(throughput) else None,
+            "value": throughput,
+        }
     result["rss_flat_over_10_minutes"] = (
         {
             "ok": soak["flat"],
@@ -104,15 +113,16 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{_ms(sat['server_cpu_ms_per_request'])} | {t['peak_rss_mb']:.0f} | "
                 f"{sat['server_busy'] * 100:.0f}% / {sat['load_side_busy'] * 100:.0f}% |"
             )
-        r = scenario.get("ratios")
-        if r:
-            lines.append(
-                f"| {scenario['key']}) {scenario['name']} | **gateway ÷ baseline** | "
-                f"{_x(r['throughput_per_worker'])} | {_x(r['p50_one_connection'])} / "
-                f"{_x(r['p99_one_connection'])} | {_x(r['p50_at_70_percent'])} / "
-                f"{_x(r['p99_at_70_percent'])} | | {_x(r['cpu_ms_per_request'])} | "
-                f"{_x(r['peak_rss'])} | |"
-            )
+        for key, against in (("ratios", "baseline"), ("ratios_to_peer", "apollo")):
+            r = scenario.get(key)
+            if r:
+                lines.append(
+                    f"| {scenario['key']}) {scenario['name']} | **gateway ÷ {against}** | "
+                    f"{_x(r['throughput_per_worker'])} | {_x(r['p50_one_connection'])} / "
+                    f"{_x(r['p99_one_connection'])} | {_x(r['p50_at_70_percent'])} / "
+                    f"{_x(r['p99_at_70_percent'])} | | {_x(r['cpu_ms_per_request'])} | "
+                    f"{_x(r['peak_rss'])} | |"
+                )
     budget_a = report["scenarios"].get("a", {}).get("budget")
     if budget_a:
         lines += ["", "Budget, scenario (a), per worker:", ""]
@@ -127,6 +137,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Latency at 70% is open-loop (constant rate, measured from the intended send time). "
+        "apollo is the Apollo Server 5 + DataLoader peer (bench/peers/apollo/), on the same "
+        "CPU, sandboxes and load; its answers are checked equal to the gateway's. "
         "'≠' marks a phase where some request made other than the minimal downstream calls. "
         "Load-side busy above ~90% means the sandboxes and load generator, not the server, "
         "set the pace.",
@@ -146,7 +158,12 @@ def chart(report: dict[str, Any], path: Path) -> bool:
     columns = min(2, len(scenarios))
     rows = math.ceil(len(scenarios) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 4.2 * rows), squeeze=False)
-    colours = {"gateway": "tab:blue", "baseline": "tab:orange", "gateway_2w": "tab:green"}
+    colours = {
+        "gateway": "tab:blue",
+        "baseline": "tab:orange",
+        "gateway_2w": "tab:green",
+        "apollo": "tab:red",
+    }
     for axis, scenario in zip(axes.flat, scenarios, strict=False):
         for name, target in scenario["targets"].items():
             points = sorted(

@@ -1,5 +1,6 @@
-"""One benchmark run: start everything, measure each scenario on the gateway and the
-baseline (interleaved, so drift in a noisy machine hits both alike), stop everything."""
+"""One benchmark run: start everything, measure each scenario on the gateway, the
+baseline and the Apollo peer (interleaved, so drift in a noisy machine hits all alike),
+stop everything."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import peer
 from bench.load import Meter, Request, Usage, run_open_loop, run_wrk, wait_idle
 from bench.measure import memory, reset_peak
 from bench.scenarios import SCENARIOS, Scenario, ShapeError, check_answer
@@ -86,34 +88,55 @@ class Runner:
         self.token = stack.owner_token()
         self.invoices: list[str] = []
         self.problems: list[str] = []
+        # Each scenario's reference answer on the gateway, which the peer's must equal.
+        self.gateway_data: dict[str, Any] = {}
 
     # -- requests ---------------------------------------------------------------------
 
     def request_for(self, server: Server, scenario: Scenario) -> Request:
+        # The gateway and the peer take the same GraphQL document; the baseline its route.
         gateway = server.name.startswith("gateway")
-        path = "/graphql" if gateway else scenario.baseline_path
-        stem = self.work_dir / f"{scenario.name}-{'gateway' if gateway else 'baseline'}"
+        graphql = gateway or server.name == peer.NAME
+        path = "/graphql" if graphql else scenario.baseline_path
+        stem = self.work_dir / f"{scenario.name}-{server.name}"
         if scenario.writes:
             template = stem.with_suffix(".template")
-            template.write_text(_pay_template(scenario, gateway))
+            template.write_text(_pay_template(scenario, graphql))
             invoices = self.work_dir / "invoices.txt"
             invoices.write_text("\n".join(self.invoices) + "\n")
             return Request(
                 server.port, path, self.token, "pay", template_file=template, invoices_file=invoices
             )
-        body = scenario.gateway_body() if gateway else scenario.baseline_body()
+        body = scenario.gateway_body() if graphql else scenario.baseline_body()
         body_bytes = json.dumps(body, separators=(",", ":")).encode()
         status, answer = _post(server.port, path, self.token, body_bytes)
         try:
-            check_answer(scenario, status, json.loads(answer))
+            parsed = json.loads(answer)
+            check_answer(scenario, status, parsed)
         except (ShapeError, ValueError) as exc:
             raise VoidRunError(
                 f"{scenario.name} on {server.name}: reference answer: {exc}"
             ) from exc
+        if gateway:
+            self.gateway_data[scenario.key] = parsed["data"]
+        elif server.name == peer.NAME:
+            self.check_same_data(scenario, parsed["data"])
         body_file, expect_file = stem.with_suffix(".body"), stem.with_suffix(".expect")
         body_file.write_bytes(body_bytes)
         expect_file.write_bytes(answer)
         return Request(server.port, path, self.token, "read", body_file, expect_file)
+
+    def check_same_data(self, scenario: Scenario, data: Any) -> None:
+        """The peer must answer what the gateway answers, or it is not doing the same job
+        and its numbers compare nothing: the run is void."""
+        if scenario.key not in self.gateway_data:
+            raise VoidRunError(f"{scenario.name}: no gateway answer to hold the peer's to")
+        difference = peer.data_difference(self.gateway_data[scenario.key], data)
+        if difference is not None:
+            raise VoidRunError(
+                f"{scenario.name}: the {peer.NAME} peer's answer differs from the gateway's: "
+                f"{difference}"
+            )
 
     # -- phases -----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Everything a benchmark run starts: a throwaway PostgreSQL database, the identity
-provider, both sandbox services, and (one at a time) the gateway or the baseline."""
+provider, both sandbox services, and (one at a time) the gateway, the baseline or the
+Apollo peer."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from typing import Any
 import asyncpg
 
 from app.auth.principal import Role
+from bench import peer
 from bench.load import stop_load
 from bench.procs import (
     HOST,
     Child,
     Processes,
+    StartupError,
     free_port,
     python,
     stopped_on_signals,
@@ -208,6 +211,21 @@ class Stack:
         child = self.processes.start("baseline", argv, env=self.environment(), cpus=self.cpus.app)
         wait_ready(f"http://{HOST}:{port}/healthz", [child])
         return Server("baseline", child, port, 1)
+
+    def start_peer(self) -> Server:
+        """The Apollo peer (bench/peers/apollo/): one Node process, production mode, on the
+        gateway's CPU with the gateway's settings."""
+        port = free_port()
+        node = shutil.which("node")
+        if node is None:
+            raise StartupError("node is not installed: the Apollo peer cannot run")
+        env = {**self.environment(), "NODE_ENV": "production", "HOST": HOST, "PORT": str(port)}
+        child = self.processes.start(
+            peer.NAME, [node, str(peer.ROOT / "server.mjs")], env=env, cpus=self.cpus.app
+        )
+        # Apollo answers a GET without a query with 400 (CSRF prevention): it is up.
+        wait_ready(f"http://{HOST}:{port}/graphql", [child])
+        return Server(peer.NAME, child, port, 1)
 
     # -- sandbox admin ------------------------------------------------------------------
 
