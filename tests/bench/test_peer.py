@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from graphql import build_schema, parse, validate
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from app.core.money import format_money, to_major_string
-from app.downstream.models import Timestamp
+from app.downstream.models import Invoice, Timestamp
 from bench import peer
 from bench.baseline_reads import timestamp
 from bench.report import budget, markdown, ratios
@@ -275,3 +275,60 @@ def test_the_peer_serves_the_read_scenarios_only() -> None:
     served = [SCENARIOS[k] for k in peer.SCENARIO_KEYS]
     assert served == [DASHBOARD, INVOICE_DETAIL, NODES]
     assert not any(scenario.writes for scenario in served)
+
+
+INVOICE = {
+    "id": "inv_1",
+    "object": "invoice",
+    "business_id": "biz_1",
+    "customer_id": "cus_1",
+    "number": "INV-1",
+    "status": "open",
+    "currency": "GBP",
+    "lines": [{"description": "Work", "quantity": 3, "unit_amount": 1001, "amount": 3003}],
+    "tax_rate_bps": 2000,
+    "subtotal": 3003,
+    "tax": 601,
+    "total": 3604,
+    "amount_paid": 0,
+    "amount_due": 3604,
+    "due_date": "2026-02-01",
+    "created_at": "2026-01-02T09:05:00Z",
+    "updated_at": "2026-01-02T09:05:00Z",
+}
+
+
+@needs_node
+def test_the_peer_leaves_out_objects_that_break_the_contract_as_the_gateway_does() -> None:
+    cases = [
+        INVOICE,
+        {**INVOICE, "total": 3604.0 + 0.5},  # a float
+        {**INVOICE, "total": "3604"},  # a numeric string
+        {**INVOICE, "tax": 600, "total": 3603, "amount_due": 3603},  # tax not half-even
+        {**INVOICE, "status": "lost"},  # not an enum value
+        {**INVOICE, "id": "inv_1,inv_2"},  # not an id
+        {**INVOICE, "due_date": "1 Feb 2026"},  # not a full-date
+    ]
+    script = (
+        "import('./src/contract.mjs').then((c) => console.log(JSON.stringify("
+        "JSON.parse(process.argv[1]).map((i) => c.CONTRACT.invoice(i)))))"
+    )
+
+    done = subprocess.run(  # noqa: S603 - node from PATH, fixed script
+        [str(NODE), "-e", script, json.dumps(cases)],
+        cwd=peer.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    kept = json.loads(done.stdout)
+    assert kept == [True, False, False, False, False, False, False]
+    # The gateway's own model agrees on every case.
+    for case, peer_kept in zip(cases, kept, strict=True):
+        try:
+            Invoice.model_validate_json(json.dumps(case))
+            gateway_kept = True
+        except ValidationError:
+            gateway_kept = False
+        assert gateway_kept is peer_kept, case

@@ -2,10 +2,12 @@
 // request's X-Request-Id, a 5 s limit per call inside the request's own deadline, and
 // DataLoaders that turn every read of a tick into one `?ids=a,b,c` call (100 ids at most,
 // the contracts' limit). Objects of businesses the caller is not a member of, or that
-// were not asked for, are dropped, never shown.
+// were not asked for, are dropped, never shown; so are objects that break the contract
+// (contract.mjs), and ids of the wrong shape are never sent.
 import { Pool } from 'undici';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
+import { CONTRACT, envelope, idShape } from './contract.mjs';
 
 const CALL_TIMEOUT_MS = 5_000;
 const BATCH_LIMIT = 100;
@@ -56,25 +58,35 @@ export class ServicePool {
       await response.body.dump();
       throw new DownstreamError(this.name, `GET ${path}: HTTP ${response.statusCode}`);
     }
-    const body = await response.body.json();
-    if (body === null || !Array.isArray(body.data)) {
+    let body;
+    try {
+      body = await response.body.json();
+    } catch (error) {
+      throw new DownstreamError(this.name, `GET ${path}: not JSON`);
+    }
+    if (!envelope(body)) {
       throw new DownstreamError(this.name, `GET ${path}: not a list envelope`);
     }
     return body;
   }
 }
 
-// A loader of `path?param=k1,k2` whose answers carry the key in `keyField`; `many`: each
-// key has a list (payments of an invoice), else one object or null.
-function batchLoader(call, path, param, keyField, owned, many) {
+// A loader of `path?param=k1,k2` (keys of the shape `prefix_...`) whose answers are
+// `kind` objects carrying the key in `keyField`; `many`: each key has a list (payments of
+// an invoice), else one object or null.
+function batchLoader(call, path, param, prefix, kind, keyField, owned, many) {
+  const shape = idShape(prefix);
+  const keeps = CONTRACT[kind];
   return new DataLoader(
     async (keys) => {
-      const body = await call(path, { [param]: keys.join(',') });
-      const asked = new Set(keys);
+      const sendable = keys.filter((key) => shape.test(key));
       const found = new Map();
+      if (sendable.length === 0) return keys.map(() => (many ? [] : null));
+      const body = await call(path, { [param]: sendable.join(',') });
+      const asked = new Set(sendable);
       for (const item of body.data) {
         const key = item?.[keyField];
-        if (!asked.has(key) || !owned(item)) continue;
+        if (!asked.has(key) || !keeps(item) || !owned(item)) continue;
         if (many) {
           if (!found.has(key)) found.set(key, []);
           found.get(key).push(item);
@@ -94,20 +106,21 @@ export function requestReads(services, caller, requestId, signal) {
   const owned = (item) => caller.memberships.has(item?.business_id);
   const invoicing = (path, params) => services.invoicing.get(path, params, requestId, signal);
   const payments = (path, params) => services.payments.get(path, params, requestId, signal);
-  const invoice = batchLoader(invoicing, '/v1/invoices', 'ids', 'id', owned, false);
+  const ownBusiness = (b) => caller.memberships.has(b?.id);
+  const invoice = batchLoader(invoicing, '/v1/invoices', 'ids', 'inv', 'invoice', 'id', owned, false);
   return {
-    business: batchLoader(invoicing, '/v1/businesses', 'ids', 'id', (b) => caller.memberships.has(b?.id), false),
-    customer: batchLoader(invoicing, '/v1/customers', 'ids', 'id', owned, false),
+    business: batchLoader(invoicing, '/v1/businesses', 'ids', 'biz', 'business', 'id', ownBusiness, false),
+    customer: batchLoader(invoicing, '/v1/customers', 'ids', 'cus', 'customer', 'id', owned, false),
     invoice,
-    payment: batchLoader(payments, '/v1/payments', 'ids', 'id', owned, false),
-    refund: batchLoader(payments, '/v1/refunds', 'ids', 'id', owned, false),
-    balance: batchLoader(payments, '/v1/balances', 'business_ids', 'business_id', owned, false),
-    paymentsOfInvoice: batchLoader(payments, '/v1/payments', 'invoice_ids', 'invoice_id', owned, true),
-    refundsOfPayment: batchLoader(payments, '/v1/refunds', 'payment_ids', 'payment_id', owned, true),
+    payment: batchLoader(payments, '/v1/payments', 'ids', 'pay', 'payment', 'id', owned, false),
+    refund: batchLoader(payments, '/v1/refunds', 'ids', 're', 'refund', 'id', owned, false),
+    balance: batchLoader(payments, '/v1/balances', 'business_ids', 'biz', 'balance', 'business_id', owned, false),
+    paymentsOfInvoice: batchLoader(payments, '/v1/payments', 'invoice_ids', 'inv', 'payment', 'invoice_id', owned, true),
+    refundsOfPayment: batchLoader(payments, '/v1/refunds', 'payment_ids', 'pay', 'refund', 'payment_id', owned, true),
     async invoicePage(businessId, params) {
       const body = await invoicing('/v1/invoices', { business_id: businessId, ...params });
       const limit = Number(params.limit);
-      const mine = body.data.filter((i) => i?.business_id === businessId);
+      const mine = body.data.filter((i) => i?.business_id === businessId && CONTRACT.invoice(i));
       const items = mine.slice(0, limit);
       for (const item of items) invoice.prime(item.id, item);
       return { items, hasMore: body.has_more === true || mine.length > limit };
