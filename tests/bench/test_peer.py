@@ -17,6 +17,7 @@ import pytest
 from graphql import build_schema, parse, validate
 from pydantic import TypeAdapter, ValidationError
 
+import bench.__main__ as bench_main
 from app.core.money import format_money, to_major_string
 from app.downstream.models import Invoice, Timestamp
 from bench import peer
@@ -332,3 +333,41 @@ def test_the_peer_leaves_out_objects_that_break_the_contract_as_the_gateway_does
         except ValidationError:
             gateway_kept = False
         assert gateway_kept is peer_kept, case
+
+
+class _PeerStack(_Stack):
+    def __init__(self) -> None:
+        self.started = 0
+
+    def start_peer(self) -> str:
+        self.started += 1
+        return "apollo server"
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem", "started"),
+    [
+        ([], None, True),
+        (["--no-peer"], None, False),
+        (["--scenarios", "d"], None, False),  # payInvoice only: nothing for the peer
+        ([], "node is not installed", False),
+    ],
+)
+def test_a_run_starts_the_peer_only_when_asked_able_and_useful(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    problem: str | None,
+    started: bool,
+) -> None:
+    monkeypatch.setattr(peer, "node_problem", lambda: problem)
+    args = bench_main.parse_args(argv)
+    stack = _PeerStack()
+    runner = Runner(stack, Plan.quick(), tmp_path, ["a"])  # type: ignore[arg-type]
+
+    server = bench_main._start_peer(stack, runner, args, list(args.scenarios))  # type: ignore[arg-type]
+
+    assert (server is not None) is started
+    assert stack.started == int(started)
+    # A machine that cannot run the peer still gets its table, with the reason in it.
+    assert runner.problems == ([f"the Apollo peer did not run: {problem}"] if problem else [])
