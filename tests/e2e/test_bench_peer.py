@@ -7,6 +7,7 @@ seed. Skipped where Node or the peer's packages are missing (bench/peer.py says 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import urllib.error
 import urllib.request
@@ -27,9 +28,12 @@ from sandbox.devkeys import mint_token
 from sandbox.seed import GB_BUSINESS_ID, IN_BUSINESS_ID
 from tests.e2e.conftest import TokenFactory, graphql
 
-pytestmark = pytest.mark.skipif(
-    peer.node_problem() is not None, reason=f"Apollo peer: {peer.node_problem()}"
-)
+# CI installs Node's packages for the peer (REQUIRE_NODE_PEER=1): there a missing peer is
+# a failure, not a skip.
+_PROBLEM = peer.node_problem()
+if _PROBLEM is not None and os.environ.get("REQUIRE_NODE_PEER") == "1":
+    raise RuntimeError(f"REQUIRE_NODE_PEER=1 but the Apollo peer cannot run: {_PROBLEM}")
+pytestmark = pytest.mark.skipif(_PROBLEM is not None, reason=f"Apollo peer: {_PROBLEM}")
 
 
 class Running:
