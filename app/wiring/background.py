@@ -1,8 +1,10 @@
 """Background work the app owns for its lifetime: the outbox relay (which also purges
 expired idempotency keys), the settler (pending payments seen through to their end),
 when AMQP_URL is set the event relay (domain events to the broker), and, when
-RECONCILE_INTERVAL_SECONDS > 0, the periodic reconciliation. Started after the
-resources open, stopped before they close."""
+RECONCILE_INTERVAL_SECONDS > 0, the periodic reconciliation. Each region (app/residency/:
+one database of money records) gets its own set, working on its own rows only, so that
+one region's database being down stalls none of the other's. Started after the resources
+open, stopped before they close."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from app.reconcile.drift import Kind
 from app.reconcile.periodic import DriftReport, PeriodicReconciler
 from app.reconcile.reader import Sources
 from app.reconcile.runner import Reconciler
+from app.residency.regions import Region
 from app.settlement.pace import Pace
 from app.settlement.settler import SettlementPolicy, SettlementReport, Settler, Writers
 from app.settlement.store import WatchStats
@@ -44,24 +47,24 @@ def _meta(actor_id: str | None, prefix: str) -> CallMeta:
     )
 
 
-def build_relay(resources: Resources) -> Relay:
+def build_relay(resources: Resources, region: Region) -> Relay:
     settings = resources.settings
 
     def saga_for_actor(actor_id: str) -> PayInvoiceSaga:
         meta = _meta(actor_id, "relay")
         return PayInvoiceSaga(
-            resources.idempotency,
-            resources.outbox,
+            region.idempotency,
+            region.outbox,
             InvoicingWrites(ServiceClient(resources.invoicing, meta)),
             PaymentsWrites(ServiceClient(resources.payments, meta)),
-            resources.watch,
+            region.watch,
             relay_grace=timedelta(seconds=settings.relay_grace_seconds),
             first_settlement_check=timedelta(seconds=settings.settlement_poll_seconds),
         )
 
     return Relay(
-        resources.idempotency,
-        resources.outbox,
+        region.idempotency,
+        region.outbox,
         saga_for_actor,
         interval_seconds=settings.relay_interval_seconds,
     )
@@ -80,7 +83,7 @@ class MetricsReport(SettlementReport):
         self.metrics.pending_payment_oldest_age.labels("payments").set(max(0.0, age))
 
 
-def build_settler(resources: Resources) -> Settler:
+def build_settler(resources: Resources, region: Region) -> Settler:
     settings = resources.settings
 
     def reader() -> PaymentsClient:
@@ -94,7 +97,7 @@ def build_settler(resources: Resources) -> Settler:
         )
 
     return Settler(
-        resources.watch,
+        region.watch,
         reader,
         writers_for,
         policy=SettlementPolicy(
@@ -125,14 +128,14 @@ class MetricsRelayReport(RelayReport):
         self.metrics.events_oldest_unpublished_age.set(max(0.0, age))
 
 
-def build_event_relay(resources: Resources) -> EventRelay | None:
+def build_event_relay(resources: Resources, region: Region) -> EventRelay | None:
     """None without AMQP_URL: events stay in the database (subscriptions read them
     there), nothing publishes, and the backlog is not reported (it would only grow)."""
     url = resources.settings.amqp_url
     if url is None:
         return None
     return EventRelay(
-        resources.events, AmqpPublisher(url), report=MetricsRelayReport(resources.metrics)
+        region.events, AmqpPublisher(url), report=MetricsRelayReport(resources.metrics)
     )
 
 
@@ -145,19 +148,20 @@ class MetricsDriftReport(DriftReport):
             self.metrics.reconcile_drift.labels(kind).set(count)
 
 
-def build_reconciler(resources: Resources) -> PeriodicReconciler | None:
-    """None when RECONCILE_INTERVAL_SECONDS is 0 (off)."""
+def build_reconciler(resources: Resources, region: Region) -> PeriodicReconciler | None:
+    """None when RECONCILE_INTERVAL_SECONDS is 0 (off). The region's businesses: those
+    in its payment_watch table."""
     settings = resources.settings
     if settings.reconcile_interval_seconds <= 0:
         return None
     reconciler = Reconciler(
         Sources(resources.invoicing, resources.payments),
-        resources.watch,
+        region.watch,
         pending_limit=timedelta(seconds=settings.pending_payment_alert_seconds),
     )
     return PeriodicReconciler(
         reconciler,
-        resources.watch,
+        region.watch,
         interval_seconds=settings.reconcile_interval_seconds,
         report=MetricsDriftReport(resources.metrics),
     )
@@ -165,33 +169,46 @@ def build_reconciler(resources: Resources) -> PeriodicReconciler | None:
 
 @dataclass(frozen=True, slots=True)
 class Background:
+    """One region's workers."""
+
+    region: Region
     relay: Relay
     settler: Settler
     reconciler: PeriodicReconciler | None = None
     events: EventRelay | None = None
 
 
-@contextlib.asynccontextmanager
-async def running_background(resources: Resources) -> AsyncIterator[Background]:
-    background = Background(
-        build_relay(resources),
-        build_settler(resources),
-        build_reconciler(resources),
-        build_event_relay(resources),
+def build_background(resources: Resources, region: Region) -> Background:
+    return Background(
+        region,
+        build_relay(resources, region),
+        build_settler(resources, region),
+        build_reconciler(resources, region),
+        build_event_relay(resources, region),
     )
+
+
+@contextlib.asynccontextmanager
+async def running_background(resources: Resources) -> AsyncIterator[list[Background]]:
+    backgrounds = [build_background(resources, region) for region in resources.regions.all]
     stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(background.relay.run_forever(stop), name="outbox-relay"),
-        asyncio.create_task(background.settler.run_forever(stop), name="settler"),
-    ]
-    if background.events is not None:
-        tasks.append(asyncio.create_task(background.events.run_forever(stop), name="event-relay"))
-    if background.reconciler is not None:
-        tasks.append(
-            asyncio.create_task(background.reconciler.run_forever(stop), name="reconciler")
-        )
+    tasks = []
+    for background in backgrounds:
+        # Named by region when there are several, so a stuck task says whose it is.
+        suffix = "" if len(backgrounds) == 1 else f"-{background.region.name}"
+        workers: dict[str, Relay | Settler | EventRelay | PeriodicReconciler | None] = {
+            "outbox-relay": background.relay,
+            "settler": background.settler,
+            "event-relay": background.events,
+            "reconciler": background.reconciler,
+        }
+        tasks += [
+            asyncio.create_task(worker.run_forever(stop), name=name + suffix)
+            for name, worker in workers.items()
+            if worker is not None
+        ]
     try:
-        yield background
+        yield backgrounds
     finally:
         stop.set()
         for task in tasks:
