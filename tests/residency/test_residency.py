@@ -83,7 +83,7 @@ async def business_records(gateway: Gateway, prefix: str, jurisdiction: str) -> 
         },
     )
     assert invoice["userErrors"] == [], invoice
-    invoice_id = invoice["invoice"]["id"]
+    invoice_id: str = invoice["invoice"]["id"]
     finalized = await mutate(
         gateway, FINALIZE, {"idempotencyKey": f"{prefix}fin", "invoiceId": invoice_id}
     )
