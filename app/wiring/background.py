@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.core.deadline import Deadline
@@ -71,20 +71,39 @@ def build_relay(resources: Resources, region: Region) -> Relay:
 
 
 @dataclass(frozen=True, slots=True)
+class RegionGauges:
+    """Each region's workers report their own numbers; a gauge shows them all at once
+    (summed, or the oldest), so a second region does not overwrite the first's."""
+
+    latest: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def report(self, what: str, region: str, value: float) -> list[float]:
+        self.latest[(what, region)] = value
+        return [v for (name, _), v in self.latest.items() if name == what]
+
+
+@dataclass(frozen=True, slots=True)
 class MetricsReport(SettlementReport):
     metrics: Metrics
+    region: str = ""
+    gauges: RegionGauges = field(default_factory=RegionGauges)
 
     def settled(self, outcome: str) -> None:
         self.metrics.settlements.labels(outcome).inc()
 
     def watching(self, stats: WatchStats, now: datetime) -> None:
-        self.metrics.pending_payments.labels("payments").set(stats.open_count)
+        counts = self.gauges.report("open", self.region, stats.open_count)
+        self.metrics.pending_payments.labels("payments").set(sum(counts))
         age = (now - stats.oldest_taken_at).total_seconds() if stats.oldest_taken_at else 0.0
-        self.metrics.pending_payment_oldest_age.labels("payments").set(max(0.0, age))
+        ages = self.gauges.report("age", self.region, max(0.0, age))
+        self.metrics.pending_payment_oldest_age.labels("payments").set(max(ages))
 
 
-def build_settler(resources: Resources, region: Region) -> Settler:
+def build_settler(
+    resources: Resources, region: Region, gauges: RegionGauges | None = None
+) -> Settler:
     settings = resources.settings
+    gauges = gauges or RegionGauges()
 
     def reader() -> PaymentsClient:
         return PaymentsClient(ServiceClient(resources.payments, _meta(None, "settle")))
@@ -106,7 +125,7 @@ def build_settler(resources: Resources, region: Region) -> Settler:
             alert_after=timedelta(seconds=settings.pending_payment_alert_seconds),
         ),
         pace=Pace(settings.settlement_calls_per_second),
-        report=MetricsReport(resources.metrics),
+        report=MetricsReport(resources.metrics, region.name, gauges),
         interval_seconds=settings.settlement_interval_seconds,
     )
 
@@ -114,6 +133,8 @@ def build_settler(resources: Resources, region: Region) -> Settler:
 @dataclass(frozen=True, slots=True)
 class MetricsRelayReport(RelayReport):
     metrics: Metrics
+    region: str = ""
+    gauges: RegionGauges = field(default_factory=RegionGauges)
 
     def published(self, count: int) -> None:
         self.metrics.events_published.inc(count)
@@ -122,33 +143,46 @@ class MetricsRelayReport(RelayReport):
         self.metrics.events_publish_failures.inc(count)
 
     def backlog(self, backlog: Backlog, now: datetime) -> None:
-        self.metrics.events_backlog.set(backlog.unpublished)
+        self.metrics.events_backlog.set(
+            sum(self.gauges.report("backlog", self.region, backlog.unpublished))
+        )
         oldest = backlog.oldest_recorded_at
         age = (now - oldest).total_seconds() if oldest is not None else 0.0
-        self.metrics.events_oldest_unpublished_age.set(max(0.0, age))
+        ages = self.gauges.report("event-age", self.region, max(0.0, age))
+        self.metrics.events_oldest_unpublished_age.set(max(ages))
 
 
-def build_event_relay(resources: Resources, region: Region) -> EventRelay | None:
+def build_event_relay(
+    resources: Resources, region: Region, gauges: RegionGauges | None = None
+) -> EventRelay | None:
     """None without AMQP_URL: events stay in the database (subscriptions read them
     there), nothing publishes, and the backlog is not reported (it would only grow)."""
     url = resources.settings.amqp_url
     if url is None:
         return None
     return EventRelay(
-        region.events, AmqpPublisher(url), report=MetricsRelayReport(resources.metrics)
+        region.events,
+        AmqpPublisher(url),
+        report=MetricsRelayReport(resources.metrics, region.name, gauges or RegionGauges()),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class MetricsDriftReport(DriftReport):
     metrics: Metrics
+    region: str = ""
+    gauges: RegionGauges = field(default_factory=RegionGauges)
 
     def counted(self, tally: Mapping[Kind, int]) -> None:
         for kind, count in tally.items():
-            self.metrics.reconcile_drift.labels(kind).set(count)
+            self.metrics.reconcile_drift.labels(kind).set(
+                sum(self.gauges.report(f"drift-{kind}", self.region, count))
+            )
 
 
-def build_reconciler(resources: Resources, region: Region) -> PeriodicReconciler | None:
+def build_reconciler(
+    resources: Resources, region: Region, gauges: RegionGauges | None = None
+) -> PeriodicReconciler | None:
     """None when RECONCILE_INTERVAL_SECONDS is 0 (off). The region's businesses: those
     in its payment_watch table."""
     settings = resources.settings
@@ -163,7 +197,7 @@ def build_reconciler(resources: Resources, region: Region) -> PeriodicReconciler
         reconciler,
         region.watch,
         interval_seconds=settings.reconcile_interval_seconds,
-        report=MetricsDriftReport(resources.metrics),
+        report=MetricsDriftReport(resources.metrics, region.name, gauges or RegionGauges()),
     )
 
 
@@ -178,19 +212,20 @@ class Background:
     events: EventRelay | None = None
 
 
-def build_background(resources: Resources, region: Region) -> Background:
+def build_background(resources: Resources, region: Region, gauges: RegionGauges) -> Background:
     return Background(
         region,
         build_relay(resources, region),
-        build_settler(resources, region),
-        build_reconciler(resources, region),
-        build_event_relay(resources, region),
+        build_settler(resources, region, gauges),
+        build_reconciler(resources, region, gauges),
+        build_event_relay(resources, region, gauges),
     )
 
 
 @contextlib.asynccontextmanager
 async def running_background(resources: Resources) -> AsyncIterator[list[Background]]:
-    backgrounds = [build_background(resources, region) for region in resources.regions.all]
+    gauges = RegionGauges()
+    backgrounds = [build_background(resources, region, gauges) for region in resources.regions.all]
     stop = asyncio.Event()
     tasks = []
     for background in backgrounds:
