@@ -21,7 +21,7 @@ from app.mutations.authority import Authority
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.placement import read_failed, unavailable
 from app.mutations.refusals import rejection, taken_over
-from app.residency.regions import is_unreachable
+from app.residency.regions import DATABASE_ERRORS, is_unreachable
 
 logger = logging.getLogger("gateway.mutations")
 
@@ -45,7 +45,7 @@ class KeyedRun:
             claim = await self.store.claim(
                 self._scope, command.idempotency_key, fingerprint(command.fingerprint_data())
             )
-        except Exception as exc:
+        except DATABASE_ERRORS as exc:
             if not is_unreachable(exc):
                 raise
             # The claim is one statement: unreachable, nothing was written.

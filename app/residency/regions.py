@@ -33,6 +33,11 @@ class RegionUnavailableError(DownstreamUnavailableError):
         self.region = region
 
 
+# What a database that cannot be reached raises (asyncpg's refused connection surfaces as
+# a bare OSError); is_unreachable tells them from a refused statement.
+DATABASE_ERRORS = (OSError, TimeoutError, DBAPIError)
+
+
 def is_unreachable(exc: BaseException) -> bool:
     """A database that cannot be reached (refused, reset, timed out), as opposed to a
     statement it refused: only the first says "try again later, nothing was done"."""

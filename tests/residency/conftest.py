@@ -76,15 +76,15 @@ def residency_key(tmp_path_factory: pytest.TempPathFactory) -> rsa.RSAPrivateKey
     return load_or_create_private_key(tmp_path_factory.mktemp("residency-keys") / "key.pem")
 
 
-GatewayFactory = Callable[[dict[str, str]], Awaitable[Gateway]]
+GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
 async def gateway_factory(residency_key: rsa.RSAPrivateKey) -> AsyncIterator[GatewayFactory]:
     async with contextlib.AsyncExitStack() as stack:
 
-        async def start(urls: dict[str, str]) -> Gateway:
-            """`urls`: jurisdiction -> database URL (CLOSED: down)."""
+        async def start(urls: dict[str, str], **changes: object) -> Gateway:
+            """`urls`: jurisdiction -> database URL (CLOSED: down); `changes`: settings."""
             engines: dict[str, AsyncEngine | None] = {}
             for jurisdiction, url in urls.items():
                 if url == CLOSED:
@@ -107,6 +107,7 @@ async def gateway_factory(residency_key: rsa.RSAPrivateKey) -> AsyncIterator[Gat
                 database_url_gb=urls["GB"],
                 database_url_in=urls["IN"],
                 metrics_token="residency-metrics",
+                **changes,
             )
             app = create_app(settings, transports=transports)
             await stack.enter_async_context(app.router.lifespan_context(app))

@@ -19,7 +19,8 @@ from sandbox.seed import (
     IN_CUSTOMER_ID,
     IN_OPEN_INVOICE_ID,
 )
-from tests.mutations.helpers import codes, pay
+from tests.mutations.helpers import codes, eventually, pay, watch_rows
+from tests.mutations.test_settlement import FAST
 from tests.residency.conftest import CLOSED, Gateway, GatewayFactory
 
 Json = dict[str, Any]
@@ -146,9 +147,11 @@ async def test_one_region_down_stops_none_of_the_other_s_payments(
     region_databases: dict[str, str], gateway_factory: GatewayFactory
 ) -> None:
     # given a gateway whose Indian database is down
-    gateway = await gateway_factory({"GB": region_databases["GB"], "IN": CLOSED})
+    gateway = await gateway_factory({"GB": region_databases["GB"], "IN": CLOSED}, **FAST)
     # when a UK invoice is paid
-    paid = await pay(gateway.client, gateway.token, "gb-card", GB_OPEN_INVOICE_ID)
+    paid = await pay(
+        gateway.client, gateway.token, "gb-card", GB_OPEN_INVOICE_ID, amount_minor=1000
+    )
     # then it is paid, recorded in the UK database
     assert codes(paid) == [], paid
     assert paid["payment"]["status"] == "SUCCEEDED"
@@ -174,6 +177,25 @@ async def test_one_region_down_stops_none_of_the_other_s_payments(
     unknown = await graphql(gateway, OUTCOME, {"key": "in-card"})
     assert unknown["data"] == {"mutationOutcome": None}
     assert unknown["errors"][0]["extensions"]["code"] == "DOWNSTREAM_UNAVAILABLE"
+
+    # when a UK bank transfer of the rest settles days later
+    taken = await pay(
+        gateway.client,
+        gateway.token,
+        "gb-transfer",
+        GB_OPEN_INVOICE_ID,
+        method="pm_bank_transfer",
+    )
+    assert codes(taken) == [], taken
+    await gateway.payments.settle(taken["payment"]["id"], "succeeded")
+    # then the UK region's settler records it, India's being down notwithstanding
+    gb = gateway.engines["GB"]
+    assert gb is not None
+
+    async def recorded() -> bool:
+        return [(r.state, r.outcome) for r in await watch_rows(gb)] == [("done", "recorded")]
+
+    await eventually(recorded, within=10, what="the UK transfer to be recorded")
 
 
 async def test_readiness_reports_each_region_and_stays_in_the_load_balancer(
