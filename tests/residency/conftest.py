@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.auth.principal import Role
+from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.main import create_app
@@ -47,7 +48,8 @@ class Gateway:
     token: str
     # Jurisdiction -> its database (None: down).
     engines: dict[str, AsyncEngine | None]
-    app: object
+    settings: Settings
+    transports: dict[str, httpx.AsyncBaseTransport]
 
 
 @pytest.fixture
@@ -129,7 +131,8 @@ async def gateway_factory(residency_key: rsa.RSAPrivateKey) -> AsyncIterator[Gat
                 Sandbox(PAYMENTS_TOKEN, app=payments_app),
                 token,
                 engines,
-                app,
+                settings,
+                transports,
             )
 
         yield start
