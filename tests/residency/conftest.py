@@ -1,12 +1,13 @@
-"""A gateway whose regions are two real PostgreSQL databases (made here, unique per test,
-dropped afterwards), with in-process sandbox services, and a caller who owns a UK and an
-Indian business."""
+"""A gateway whose regions are two real PostgreSQL databases (copied here from one
+migrated template, unique per test, dropped afterwards), with in-process sandbox
+services, and a caller who owns a UK and an Indian business."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -52,25 +53,60 @@ class Gateway:
     transports: dict[str, httpx.AsyncBaseTransport]
 
 
-@pytest.fixture
-async def region_databases(postgres_server_url: str) -> AsyncIterator[dict[str, str]]:
-    """GB and IN: two fresh databases, migrated, dropped afterwards."""
-    names = {j: f"gw_res_{j.lower()}_{uuid.uuid4().hex[:12]}" for j in ("GB", "IN")}
-    admin = create_async_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+@pytest.fixture(scope="session")
+def region_template(postgres_server_url: str) -> Iterator[str]:
+    """One migrated database, copied for each test (CREATE DATABASE ... TEMPLATE): far
+    cheaper than migrating two databases per test. Dropped at the end of the session."""
+    name = f"gw_res_tmpl_{uuid.uuid4().hex[:12]}"
+    url = make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+
+    async def make() -> None:
+        await _admin(postgres_server_url, f'CREATE DATABASE "{name}"')
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(make())
+    try:
+        yield name
+    finally:
+        asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(server_url: str, *statements: str) -> None:
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as connection:
-            for name in names.values():
-                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def region_databases(
+    postgres_server_url: str, region_template: str
+) -> AsyncIterator[dict[str, str]]:
+    """GB and IN: two fresh migrated databases, names unique per test (parallel sessions
+    share the server), dropped afterwards."""
+    names = {j: f"gw_res_{j.lower()}_{uuid.uuid4().hex[:12]}" for j in ("GB", "IN")}
+    await _admin(
+        postgres_server_url,
+        *(f'CREATE DATABASE "{name}" TEMPLATE "{region_template}"' for name in names.values()),
+    )
+    try:
         base = make_url(postgres_server_url)
         yield {
             j: base.set(database=name).render_as_string(hide_password=False)
             for j, name in names.items()
         }
     finally:
-        async with admin.connect() as connection:
-            for name in names.values():
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        await _admin(
+            postgres_server_url,
+            *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names.values()),
+        )
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +130,6 @@ async def gateway_factory(residency_key: rsa.RSAPrivateKey) -> AsyncIterator[Gat
                     continue
                 engine = create_engine(url)
                 stack.push_async_callback(engine.dispose)
-                await migrate.upgrade(engine)
                 engines[jurisdiction] = engine
             invoicing_app = create_invoicing_app(token=INVOICING_TOKEN)
             payments_app = create_payments_app(token=PAYMENTS_TOKEN)
