@@ -17,7 +17,7 @@ from app.core.settings import SettingsError, load_database_settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.persisted.manifest import ManifestError
-from app.residency.regions import group_by_url
+from app.residency.databases import group_by_url
 
 
 async def _migrate() -> dict[str, str | None]:

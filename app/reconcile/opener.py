@@ -24,7 +24,7 @@ from app.downstream.payments import PaymentsWrites
 from app.downstream.retry import RetryPolicy
 from app.downstream.service import CallMeta, Channel, ServiceClient, build_http_client
 from app.reconcile.reader import CALL_BUDGET_SECONDS, Sources
-from app.residency.regions import group_by_url
+from app.residency.databases import group_by_url
 from app.settlement.pace import Pace
 from app.settlement.settler import SettlementPolicy, Settler, Writers
 from app.settlement.store import WatchStore

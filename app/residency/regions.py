@@ -17,6 +17,7 @@ from app.downstream.errors import DownstreamUnavailableError
 from app.events.store import EventStore
 from app.idempotency.store import IdempotencyStore
 from app.outbox.store import OutboxStore
+from app.residency.databases import group_by_url
 from app.settlement.store import WatchStore
 
 # The jurisdictions the gateway keeps records for (the invoicing contract's countries).
@@ -99,15 +100,6 @@ def build_region(
         watch=WatchStore(engine),
         events=EventStore(engine),
     )
-
-
-def group_by_url(urls: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    """Distinct URL -> the jurisdictions on it, in a stable order."""
-    grouped: dict[str, tuple[str, ...]] = {}
-    for jurisdiction in sorted(urls):
-        url = urls[jurisdiction]
-        grouped[url] = (*grouped.get(url, ()), jurisdiction)
-    return grouped
 
 
 async def open_regions(
