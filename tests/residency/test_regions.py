@@ -21,6 +21,7 @@ from app.reads.service import ReadService
 from app.residency.jurisdictions import Jurisdictions
 from app.residency.regions import Regions, open_regions
 from app.wiring.background import running_background
+from app.wiring.live import running_live
 from app.wiring.resources import open_resources
 from tests.mutations.conftest import saga_settings
 
@@ -56,6 +57,8 @@ async def test_jurisdictions_on_one_url_share_one_engine_and_one_set_of_workers(
         assert region.name == "GB+IN"
         assert resources.regions.of("IN") is resources.regions.of("GB") is region
         assert [w.region for w in workers] == [region]
+        async with running_live(resources) as live:
+            assert len(live.feeds) == 1
 
 
 async def test_each_distinct_url_gets_its_engine_and_its_workers(tmp_path: Path) -> None:
@@ -65,10 +68,16 @@ async def test_each_distinct_url_gets_its_engine_and_its_workers(tmp_path: Path)
         database_url_gb=sqlite(tmp_path, "gb"),
         database_url_in=sqlite(tmp_path, "in"),
     )
-    async with open_resources(settings) as resources, running_background(resources) as workers:
+    async with (
+        open_resources(settings) as resources,
+        running_background(resources) as workers,
+        running_live(resources) as live,
+    ):
         assert [r.name for r in resources.regions.all] == ["GB", "IN"]
         assert [w.region.name for w in workers] == ["GB", "IN"]
         assert resources.regions.single is None
+        # each region's domain_events polled by its own feed (no AMQP_URL)
+        assert len(live.feeds) == 2
     # DATABASE_URL itself was never opened: nothing of anybody's is kept there
     assert not (tmp_path / "default.db").exists()
 
