@@ -1,4 +1,5 @@
-"""The gateway's commands: `python -m app migrate` (database schema to head), `python -m
+"""The gateway's commands: `python -m app migrate` (database schema to head, in each
+region's database: app/residency/), `python -m
 app schema` (the public GraphQL schema's committed SDL), `python -m app manifest` (a
 client's trusted documents, from its `.graphql` files) and `python -m app reconcile` (drift
 between the payments and invoicing services, app/cli/reconcile.py). The `make run` stack
@@ -16,16 +17,21 @@ from app.core.settings import SettingsError, load_database_settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.persisted.manifest import ManifestError
+from app.residency.databases import group_by_url
 
 
-async def _migrate() -> str | None:
+async def _migrate() -> dict[str, str | None]:
+    """Region name (e.g. GB+IN, or GB and IN) -> the revision its database is now at."""
     settings = load_database_settings()
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate.upgrade(engine)
-        return await migrate.current_revision(engine)
-    finally:
-        await engine.dispose()
+    revisions: dict[str, str | None] = {}
+    for url, jurisdictions in group_by_url(settings.regional_database_urls()).items():
+        engine = create_engine(url)
+        try:
+            await migrate.upgrade(engine)
+            revisions["+".join(jurisdictions)] = await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+    return revisions
 
 
 def _manifest(output: Path, client: str, documents: list[Path]) -> int:
@@ -73,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "schema":
             return _schema(args.root, write=args.write, check=args.check)
         if args.command == "migrate":
-            revision = asyncio.run(_migrate())
-            print(f"database schema at revision {revision}")
+            revisions = asyncio.run(_migrate())
+            if len(revisions) == 1:
+                print(f"database schema at revision {next(iter(revisions.values()))}")
+            for region, revision in revisions.items() if len(revisions) > 1 else ():
+                print(f"database schema of region {region} at revision {revision}")
             return 0
         return _manifest(args.output, args.client, args.documents)
     except SettingsError as exc:

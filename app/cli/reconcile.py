@@ -107,26 +107,36 @@ async def execute(
     from app.core.settings import load_settings
     from app.reconcile.opener import open_for_reconcile
     from app.reconcile.report import to_json, to_table
-    from app.reconcile.runner import Reconciler
+    from app.reconcile.runner import Reconciler, Reconciliation
 
     settings = load_settings()
     try:
         async with open_for_reconcile(settings, transports) as opened:
-            businesses = list(dict.fromkeys(args.businesses)) or await opened.store.businesses()
-            if not businesses:
+            named = list(dict.fromkeys(args.businesses))
+            # Each region's businesses against its own payment_watch table (residency).
+            placed = (
+                await opened.place(named)
+                if named
+                else {region: await region.store.businesses() for region in opened.regions}
+            )
+            if not any(placed.values()):
                 print(
                     "nothing to reconcile: no business in the payment_watch table "
                     "(name one with --business)",
                     file=sys.stderr,
                 )
-            reconciler = Reconciler(
-                opened.sources,
-                opened.store,
-                pending_limit=timedelta(seconds=settings.pending_payment_alert_seconds),
-                max_pages=args.max_pages,
-                settler=opened.settler,
-            )
-            result = await reconciler.run(businesses, repair=args.repair)
+            result = Reconciliation(results=[])
+            for region, businesses in placed.items():
+                reconciler = Reconciler(
+                    opened.sources,
+                    region.store,
+                    pending_limit=timedelta(seconds=settings.pending_payment_alert_seconds),
+                    max_pages=args.max_pages,
+                    settler=region.settler,
+                )
+                part = await reconciler.run(businesses, repair=args.repair)
+                result.results.extend(part.results)
+                result.repairs.extend(part.repairs)
     except (SQLAlchemyError, OSError) as exc:
         first_line = (str(exc).splitlines() or [""])[0]
         print(f"error: the database: {type(exc).__name__}: {first_line}", file=sys.stderr)

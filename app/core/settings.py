@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production"] = "production"
     # May carry a password: kept out of repr and logs.
     database_url: str = Field(default="sqlite+aiosqlite:///./var/gateway.db", repr=False)
+    # Each jurisdiction's own database for the gateway's records of money (data
+    # residency, app/residency/); unset: DATABASE_URL.
+    database_url_in: str | None = Field(default=None, repr=False)
+    database_url_gb: str | None = Field(default=None, repr=False)
 
     invoicing_url: str | None = None
     invoicing_token: SecretStr | None = None
@@ -188,7 +192,14 @@ class Settings(BaseSettings):
     _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
     _split_proxies = field_validator("trusted_proxies", mode="before")(_split_commas)
 
-    @field_validator("redis_url", "amqp_url", "persisted_queries_manifest", mode="before")
+    @field_validator(
+        "redis_url",
+        "amqp_url",
+        "persisted_queries_manifest",
+        "database_url_in",
+        "database_url_gb",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -244,10 +255,7 @@ class Settings(BaseSettings):
                 problems.append(f"{name.upper()}: required")
         problems += self._check_urls()
         problems += self._check_algorithms()
-        if not self.database_url.startswith(SUPPORTED_DATABASE_DRIVERS):
-            problems.append(
-                "DATABASE_URL: must start with one of " + ", ".join(SUPPORTED_DATABASE_DRIVERS)
-            )
+        problems += _check_database_urls(self.regional_database_urls(), self.database_url)
         for origin in self.cors_origins:
             scheme, host, _ = _origin(origin)
             if origin == "*" or scheme not in ("http", "https") or not host:
@@ -258,6 +266,10 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def regional_database_urls(self) -> dict[str, str]:
+        """Jurisdiction (GB, IN) -> the database of its businesses' records."""
+        return _regional(self.database_url, self.database_url_gb, self.database_url_in)
 
     def _check_urls(self) -> list[str]:
         problems = []
@@ -358,13 +370,37 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     database_url: str = Field(default="sqlite+aiosqlite:///./var/gateway.db", repr=False)
+    database_url_in: str | None = Field(default=None, repr=False)
+    database_url_gb: str | None = Field(default=None, repr=False)
 
-    @field_validator("database_url")
+    @field_validator("database_url_in", "database_url_gb", mode="before")
     @classmethod
-    def _supported(cls, value: str) -> str:
-        if not value.startswith(SUPPORTED_DATABASE_DRIVERS):
-            raise ValueError("must start with one of " + ", ".join(SUPPORTED_DATABASE_DRIVERS))
-        return value
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _supported(self) -> Self:
+        problems = _check_database_urls(self.regional_database_urls(), self.database_url)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def regional_database_urls(self) -> dict[str, str]:
+        """Jurisdiction (GB, IN) -> the database of its businesses' records."""
+        return _regional(self.database_url, self.database_url_gb, self.database_url_in)
+
+
+def _regional(default: str, gb: str | None, india: str | None) -> dict[str, str]:
+    return {"GB": gb or default, "IN": india or default}
+
+
+def _check_database_urls(regional: dict[str, str], default: str) -> list[str]:
+    named = {"DATABASE_URL": default} | {f"DATABASE_URL_{j}": url for j, url in regional.items()}
+    return [
+        f"{name}: must start with one of " + ", ".join(SUPPORTED_DATABASE_DRIVERS)
+        for name, url in named.items()
+        if not url.startswith(SUPPORTED_DATABASE_DRIVERS)
+    ]
 
 
 def load_database_settings() -> DatabaseSettings:

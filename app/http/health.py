@@ -1,5 +1,13 @@
 """/healthz: the process answers. /readyz: the database and both downstream services
 answer, checked concurrently with a short timeout; 503 with the failing parts otherwise.
+
+With several regions' databases (app/residency/) each is checked (`database_GB`,
+`database_IN`, and the gauge gateway_region_database_up). One region's database down
+must not take every replica out of the load balancer: that would stop the other region's
+payments too, while the down region's mutations already get a typed DOWNSTREAM_UNAVAILABLE
+answer. So: 200 "ready" when everything answers, 200 "degraded" when at least one
+region's database answers, 503 "unavailable" when none does or a downstream service
+does not (alert on the gauge, not on readiness).
 Reasons are coarse on purpose: no URLs, hosts or error texts leave the gateway, and only
 an operator (app/http/operator.py) sees them and the circuits; anyone else gets the
 status alone, with the same HTTP status."""
@@ -14,6 +22,7 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -26,6 +35,19 @@ CHECK_TIMEOUT_SECONDS = 2.0
 # An id that matches the contract's pattern but names nothing: the service must answer
 # 200 with an empty list, which proves it is up and accepts our service token.
 _PROBE_BUSINESS_ID = "biz_readinessprobe"
+
+
+_DATABASE = "database_"
+
+
+def _status(checks: dict[str, str]) -> str:
+    if all(result == "ok" for result in checks.values()):
+        return "ready"
+    databases = [r for name, r in checks.items() if name.startswith("database")]
+    others = [r for name, r in checks.items() if not name.startswith("database")]
+    if "ok" in databases and all(result == "ok" for result in others):
+        return "degraded"
+    return "unavailable"
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -46,16 +68,15 @@ class Readiness:
     async def endpoint(self, request: Request) -> JSONResponse:
         resources = self._holder.resources
         checks = await self._checks(resources.settings.readiness_cache_seconds)
-        ready = all(result == "ok" for result in checks.values())
+        status = _status(checks)
+        code = 503 if status == "unavailable" else 200
         if not is_operator(request, resources.settings):
             return JSONResponse(
-                {"status": "ready" if ready else "unavailable"},
-                status_code=200 if ready else 503,
-                headers={"Cache-Control": "no-store"},
+                {"status": status}, status_code=code, headers={"Cache-Control": "no-store"}
             )
         return JSONResponse(
             {
-                "status": "ready" if ready else "unavailable",
+                "status": status,
                 "checks": checks,
                 # What calls meet right now; an open circuit heals by itself, so it is
                 # shown, not held against readiness (the checks above probe directly).
@@ -64,7 +85,7 @@ class Readiness:
                     for channel in (resources.invoicing, resources.payments)
                 },
             },
-            status_code=200 if ready else 503,
+            status_code=code,
             headers={"Cache-Control": "no-store"},
         )
 
@@ -78,9 +99,14 @@ class Readiness:
 
     async def _run_checks(self) -> dict[str, str]:
         resources = self._holder.resources
-        names = ("database", "invoicing", "payments")
+        regions = resources.regions.all
+        names = (
+            ("database",)
+            if len(regions) == 1
+            else tuple(f"{_DATABASE}{region.name}" for region in regions)
+        ) + ("invoicing", "payments")
         results = await asyncio.gather(
-            self._check_database(),
+            *(self._check_database(region.engine) for region in regions),
             self._check_service(
                 resources.invoicing.http, "/v1/businesses", {"ids": _PROBE_BUSINESS_ID}
             ),
@@ -89,14 +115,16 @@ class Readiness:
             ),
         )
         checks = dict(zip(names, results, strict=True))
+        for region, result in zip(regions, results, strict=False):
+            resources.metrics.region_database_up.labels(region.name).set(result == "ok")
         if any(result != "ok" for result in results):
             logger.warning("not ready", extra={"checks": checks})
         return checks
 
-    async def _check_database(self) -> str:
+    async def _check_database(self, engine: AsyncEngine) -> str:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-                async with self._holder.resources.engine.connect() as connection:
+                async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except TimeoutError:
             return "timeout"

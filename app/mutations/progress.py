@@ -3,7 +3,9 @@ app that lost the answer (a mobile app killed in the middle of payInvoice).
 
 Only the key's owner can ask: keys are scoped to the caller's issuer, subject and
 mutation (app/idempotency/keys.py), so another user's key with the same text is simply
-not there. What is stored is shown as a replay would show it, authorized as of now
+not there. With several regions (app/residency/) the key is looked up in each: a region
+that cannot be reached matters only when the key is found in none of the others
+(RegionUnavailableError). What is stored is shown as a replay would show it, authorized as of now
 (app/mutations/authority.py, Authority.replay_refusal).
 
 - IN_PROGRESS: a request or the relay holds the key now, at `step`.
@@ -28,12 +30,13 @@ from typing import Any
 from app.auth.principal import Principal
 from app.downstream import models
 from app.idempotency.keys import KeyScope
-from app.idempotency.store import IdempotencyStore, KeyRecord
+from app.idempotency.store import KeyRecord
 from app.mutations.authority import Authority
 from app.mutations.current_invoice import CurrentInvoice
 from app.mutations.outcomes import Outcome, ProblemCode
+from app.mutations.placement import Placement
 from app.mutations.refusals import shown_to
-from app.settlement.store import DONE, Watched, WatchStore
+from app.settlement.store import DONE, Watched
 
 
 class Status(enum.Enum):
@@ -129,14 +132,12 @@ class ProgressReader:
     def __init__(
         self,
         principal: Principal,
-        store: IdempotencyStore,
-        watch: WatchStore,
+        placement: Placement,
         current: CurrentInvoice,
         authority: Authority,
     ) -> None:
         self._principal = principal
-        self._store = store
-        self._watch = watch
+        self._placement = placement
         self._current = current
         self._authority = authority
 
@@ -145,9 +146,10 @@ class ProgressReader:
         or None if this caller has no such key. Sends nothing; a stored outcome is shown
         as a replay of it would be now."""
         scope = KeyScope(self._principal.issuer, self._principal.subject, operation)
-        record = await self._store.lookup(scope.digest, key)
-        if record is None:
+        found = await self._placement.find(scope.digest, key)
+        if found is None:
             return None
+        region, record = found
         outcome: Outcome | None = None
         if not record.completed:
             business = _business_of(record.state)
@@ -171,7 +173,9 @@ class ProgressReader:
                 if invoice_id is not None:
                     outcome = await self._current.refreshed(outcome, invoice_id)
             outcome = shown_to(self._principal, operation, outcome)
-        watched = await self._watch.of_key(scope.digest, key) if operation == "payInvoice" else None
+        watched = (
+            await region.watch.of_key(scope.digest, key) if operation == "payInvoice" else None
+        )
         return progress_of(record, watched, outcome)
 
 

@@ -1,8 +1,8 @@
 """What `python -m app reconcile` opens: the resources the app would, for this work only.
-The same settings (from the environment), the same database (for the payment_watch
-table), one pooled HTTP client per service with its breaker and retry policy, and a
-settler built as the app builds it, for the repair. The app itself hands its own
-resources to the reconciler (app/wiring/background.py)."""
+The same settings (from the environment), the same databases (each region's, for its
+payment_watch table: app/residency/), one pooled HTTP client per service with its breaker
+and retry policy, and per region a settler built as the app builds it, for the repair.
+The app itself hands its own resources to the reconciler (app/wiring/background.py)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.downstream.breaker import CircuitBreaker
-from app.downstream.invoicing import InvoicingWrites
+from app.downstream.invoicing import InvoicingClient, InvoicingWrites
 from app.downstream.payments import PaymentsWrites
 from app.downstream.retry import RetryPolicy
 from app.downstream.service import CallMeta, Channel, ServiceClient, build_http_client
 from app.reconcile.reader import CALL_BUDGET_SECONDS, Sources
+from app.residency.databases import group_by_url
 from app.settlement.pace import Pace
 from app.settlement.settler import SettlementPolicy, Settler, Writers
 from app.settlement.store import WatchStore
@@ -33,11 +34,41 @@ Transports = Mapping[str, httpx.AsyncBaseTransport]
 
 
 @dataclass(frozen=True, slots=True)
+class RegionWatch:
+    """One region's payment_watch table and the settler that repairs from it."""
+
+    jurisdictions: tuple[str, ...]
+    store: WatchStore
+    settler: Settler
+
+
+@dataclass(frozen=True, slots=True)
 class Opened:
     settings: Settings
-    store: WatchStore
+    regions: tuple[RegionWatch, ...]
     sources: Sources
-    settler: Settler
+
+    async def place(self, business_ids: list[str]) -> dict[RegionWatch, list[str]]:
+        """Each named business with its jurisdiction's region (its country, read from
+        the invoicing service when there are several); one the service does not know has
+        no records anywhere and is reconciled with the first region."""
+        if len(self.regions) == 1:
+            return {self.regions[0]: business_ids}
+        meta = CallMeta(
+            request_id=f"reconcile-{uuid.uuid4().hex}", deadline=Deadline(CALL_BUDGET_SECONDS)
+        )
+        found = await InvoicingClient(ServiceClient(self.sources.invoicing, meta)).get_businesses(
+            business_ids
+        )
+        country = {business.id: business.country for business in found}
+        placed: dict[RegionWatch, list[str]] = {}
+        for business_id in business_ids:
+            region = next(
+                (r for r in self.regions if country.get(business_id) in r.jurisdictions),
+                self.regions[0],
+            )
+            placed.setdefault(region, []).append(business_id)
+        return placed
 
 
 @asynccontextmanager
@@ -46,10 +77,13 @@ async def open_for_reconcile(
 ) -> AsyncIterator[Opened]:
     transports = transports or {}
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url)
-        stack.push_async_callback(engine.dispose)
-        if settings.is_development:  # as the app does on start; production migrates first
-            await migrate.upgrade(engine)
+        stores = []
+        for database_url, jurisdictions in group_by_url(settings.regional_database_urls()).items():
+            engine = create_engine(database_url)
+            stack.push_async_callback(engine.dispose)
+            if settings.is_development:  # as the app does on start; production migrates first
+                await migrate.upgrade(engine)
+            stores.append((jurisdictions, WatchStore(engine)))
         channels: dict[str, Channel] = {}
         for name, url, token in (
             ("invoicing", settings.invoicing_url, settings.invoicing_token),
@@ -71,9 +105,12 @@ async def open_for_reconcile(
                 ),
                 RetryPolicy(max_attempts=settings.downstream_max_attempts),
             )
-        store = WatchStore(engine)
         sources = Sources(channels["invoicing"], channels["payments"])
-        yield Opened(settings, store, sources, _settler(settings, store, sources))
+        regions = tuple(
+            RegionWatch(jurisdictions, store, _settler(settings, store, sources))
+            for jurisdictions, store in stores
+        )
+        yield Opened(settings, regions, sources)
 
 
 def _settler(settings: Settings, store: WatchStore, sources: Sources) -> Settler:

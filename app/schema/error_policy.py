@@ -29,7 +29,8 @@ from app.schema.types.reported import collecting
 
 logger = logging.getLogger("gateway.errors")
 
-_SERVICE_NAMES = {"invoicing": "invoicing", "payments": "payments"}
+# `records`: a region's database of money records (app/residency/regions.py).
+_SERVICE_NAMES = {"invoicing": "invoicing", "payments": "payments", "records": "payment records"}
 
 
 def _downstream(error: DownstreamError) -> tuple[str, str, dict[str, object]]:

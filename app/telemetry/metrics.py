@@ -124,6 +124,14 @@ class Metrics:
             "Domain events whose publication failed (not confirmed); each is retried.",
             registry=self.registry,
         )
+        # Data residency (app/residency): one database per region, checked by /readyz.
+        self.region_database_up = Gauge(
+            "gateway_region_database_up",
+            "Whether a region's database of money records answered the last readiness "
+            "check (1) or not (0), by region (GB, IN, or GB+IN when they share one).",
+            ["region"],
+            registry=self.registry,
+        )
 
     def operation_label(self, name: str | None) -> str:
         if not name:

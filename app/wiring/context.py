@@ -58,11 +58,10 @@ def build_context(
         return MutationService(
             principal,
             reads,
-            resources.idempotency,
-            resources.outbox,
+            resources.regions,
+            resources.jurisdictions,
             InvoicingWrites(ServiceClient(resources.invoicing, meta)),
             PaymentsWrites(ServiceClient(resources.payments, meta)),
-            resources.watch,
             relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
             first_settlement_check=timedelta(seconds=resources.settings.settlement_poll_seconds),
         )

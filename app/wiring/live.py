@@ -3,8 +3,9 @@ feeds it, started after the resources open and stopped before they close.
 
 The feed is the broker when AMQP_URL is set (app/subscriptions/amqp_feed.py: this
 process's own queue, so events caused on any replica reach subscribers here), else the
-domain_events table, polled (app/subscriptions/table_feed.py: within one process, or
-several sharing one database).
+domain_events table of each region (app/residency/), polled (app/subscriptions/
+table_feed.py: within one process, or several sharing the databases); each region has its
+own poller, so one region's database being down delays none of the other's events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,14 +33,19 @@ from app.telemetry.subscriptions import SubscriptionMetrics
 from app.wiring.resources import Resources
 
 logger = logging.getLogger(__name__)
-SourceFactory = Callable[[Resources], EventSource | None]
+SourceFactory = Callable[[Resources], Sequence[EventSource]]
 
 
 @dataclass(frozen=True, slots=True)
 class Live:
     hub: Hub
     metrics: SubscriptionMetrics
-    feed: AmqpFeed | TablePoller | None
+    feeds: tuple[AmqpFeed | TablePoller, ...]
+
+    @property
+    def feed(self) -> AmqpFeed | TablePoller | None:
+        """The first feed (the broker's, when there is one)."""
+        return self.feeds[0] if self.feeds else None
 
 
 class LiveHolder:
@@ -58,8 +64,8 @@ class LiveHolder:
         self._live = live
 
 
-def domain_events_table(resources: Resources) -> EventSource:
-    return DomainEventsTable(resources.engine)
+def domain_events_table(resources: Resources) -> Sequence[EventSource]:
+    return [DomainEventsTable(region.engine) for region in resources.regions.all]
 
 
 @contextlib.asynccontextmanager
@@ -69,24 +75,29 @@ async def running_live(
     metrics = SubscriptionMetrics(resources.metrics.registry)
     hub = Hub(metrics)
     amqp_url = resources.settings.amqp_url
-    feed: AmqpFeed | TablePoller | None = None
+    feeds: list[AmqpFeed | TablePoller] = []
     if amqp_url:
-        feed = AmqpFeed(amqp_url, hub)
-    elif (source := table_source(resources)) is not None:
-        feed = TablePoller(source, hub)
-        try:
-            # Where to start, before the app serves: an event its first requests cause
-            # is after it. Failing here, the first poll tries again.
-            await feed.start()
-        except Exception:  # noqa: BLE001 - start-up must not fail for a feed: the first poll retries
-            logger.exception("reading the end of domain_events failed")
+        feeds.append(AmqpFeed(amqp_url, hub))
+    else:
+        for source in table_source(resources):
+            poller = TablePoller(source, hub)
+            try:
+                # Where to start, before the app serves: an event its first requests
+                # cause is after it. Failing here, the first poll tries again.
+                await poller.start()
+            except Exception:  # noqa: BLE001 - start-up must not fail for a feed: the first poll retries
+                logger.exception("reading the end of domain_events failed")
+            feeds.append(poller)
     stop = asyncio.Event()
-    task = asyncio.create_task(feed.run_forever(stop), name="event-feed") if feed else None
+    tasks = [
+        asyncio.create_task(feed.run_forever(stop), name=f"event-feed-{n}")
+        for n, feed in enumerate(feeds)
+    ]
     try:
-        yield Live(hub, metrics, feed)
+        yield Live(hub, metrics, tuple(feeds))
     finally:
         stop.set()
-        if task is not None:
+        for task in tasks:
             try:
                 await asyncio.wait_for(task, timeout=10)
             except TimeoutError:
@@ -129,11 +140,10 @@ def mutations_for_events(
         return MutationService(
             principal,
             reads,
-            resources.idempotency,
-            resources.outbox,
+            resources.regions,
+            resources.jurisdictions,
             InvoicingWrites(ServiceClient(resources.invoicing, meta)),
             PaymentsWrites(ServiceClient(resources.payments, meta)),
-            resources.watch,
             relay_grace=timedelta(seconds=resources.settings.relay_grace_seconds),
             first_settlement_check=timedelta(seconds=resources.settings.settlement_poll_seconds),
         )

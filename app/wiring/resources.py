@@ -1,4 +1,5 @@
-"""What the app holds open for its lifetime: the database engine, one pooled HTTP client
+"""What the app holds open for its lifetime: the regions' database engines and stores
+(app/residency/: one engine per distinct URL, one by default), one pooled HTTP client
 per downstream service, the token verifier, the rate limiters and the persisted-query
 store. Opened and closed by the lifespan (app/main.py) only."""
 
@@ -13,25 +14,20 @@ from functools import partial
 
 import httpx
 from opentelemetry.sdk.trace.export import SpanExporter
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.jwks import JwksCache
 from app.auth.verifier import JwtConfig, JwtVerifier
 from app.core.settings import Settings
-from app.db import migrate
-from app.db.engine import create_engine
 from app.downstream.breaker import BreakerState, CircuitBreaker
 from app.downstream.retry import RetryPolicy
 from app.downstream.service import Channel, build_http_client
-from app.events.store import EventStore
-from app.idempotency.store import IdempotencyStore
-from app.outbox.store import OutboxStore
 from app.persisted.manifest import load_manifest
 from app.persisted.policy import PersistedQueries
 from app.persisted.store import ApqStore
 from app.ratelimit.limiter import Clock
 from app.ratelimit.setup import RateLimits, open_rate_limits
-from app.settlement.store import WatchStore
+from app.residency.jurisdictions import Jurisdictions
+from app.residency.regions import Regions, open_regions
 from app.telemetry.downstream import DownstreamTelemetry
 from app.telemetry.metrics import Metrics
 from app.telemetry.tracing import Tracing, build_tracing
@@ -45,15 +41,14 @@ Transports = Mapping[str, httpx.AsyncBaseTransport]
 @dataclass(frozen=True, slots=True)
 class Resources:
     settings: Settings
-    engine: AsyncEngine
+    # Each region's engine and stores of money records: idempotency keys, outbox, the
+    # settlement watch, domain events (published by each region's event relay).
+    regions: Regions
+    # Business id -> jurisdiction, learnt once per process.
+    jurisdictions: Jurisdictions
     verifier: JwtVerifier
     # The calendar date "overdue" is judged against (UTC); replaceable in tests.
     today: Callable[[], date]
-    idempotency: IdempotencyStore
-    outbox: OutboxStore
-    watch: WatchStore
-    # Domain events recorded with each change; published by the event relay (background).
-    events: EventStore
     invoicing: Channel
     payments: Channel
     metrics: Metrics
@@ -122,10 +117,12 @@ async def open_resources(
             stack.callback(tracing.shutdown)
         observer = DownstreamTelemetry(metrics, tracing)
         policy = RetryPolicy(max_attempts=settings.downstream_max_attempts)
-        engine = create_engine(settings.database_url)
-        stack.push_async_callback(engine.dispose)
-        if settings.is_development:
-            await migrate.upgrade(engine)
+        regions = await open_regions(
+            settings.regional_database_urls(),
+            stack,
+            on_claim=metrics.idempotency_claimed,
+            migrate_now=settings.is_development,
+        )
         clients = {}
         for name, url, token in (
             ("invoicing", settings.invoicing_url, settings.invoicing_token),
@@ -182,13 +179,10 @@ async def open_resources(
         metrics.watch_rate_limits(rate_limits.stats.rejected, rate_limits.stats.backend_failures)
         yield Resources(
             settings=settings,
-            engine=engine,
+            regions=regions,
+            jurisdictions=Jurisdictions(),
             verifier=verifier,
             today=today,
-            idempotency=IdempotencyStore(engine, on_claim=metrics.idempotency_claimed),
-            outbox=OutboxStore(engine),
-            watch=WatchStore(engine),
-            events=EventStore(engine),
             invoicing=channels["invoicing"],
             payments=channels["payments"],
             metrics=metrics,

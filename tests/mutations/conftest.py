@@ -121,12 +121,13 @@ class World:
         def clock(ahead: timedelta) -> Callable[[], datetime]:
             return lambda: utcnow() + ahead
 
+        (region,) = resources.regions.all
         shifted = dataclasses.replace(
-            resources,
-            outbox=OutboxStore(resources.engine, clock=clock(outbox_ahead)),
-            idempotency=IdempotencyStore(resources.engine, clock=clock(keys_ahead)),
+            region,
+            outbox=OutboxStore(region.engine, clock=clock(outbox_ahead)),
+            idempotency=IdempotencyStore(region.engine, clock=clock(keys_ahead)),
         )
-        return [build_relay(shifted) for _ in range(count)]
+        return [build_relay(resources, shifted) for _ in range(count)]
 
 
 WorldFactory = Callable[..., Awaitable[World]]

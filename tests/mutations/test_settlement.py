@@ -233,7 +233,7 @@ async def test_an_old_pending_payment_is_alerted_and_measured(
             .values(taken_at=utcnow() - timedelta(days=6))
         )
     async with open_resources(world.settings, world.transports) as resources:
-        settler = build_settler(resources)
+        settler = build_settler(resources, resources.regions.all[0])
 
         # when the settler reviews its watch list, twice
         with caplog.at_level(logging.ERROR, logger="gateway.settlement"):
