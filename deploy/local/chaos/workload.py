@@ -1,9 +1,11 @@
 """The chaos run's mixed workload, through the balancer, as a client app would send it.
 
-Each worker loops over a weighted mix: dashboard reads, payInvoice by card and by bank
-transfer (pending, settled later by the settler task through the payments sandbox's
-admin route, as a bank would), refunds of payments it took, retries of an earlier key
-with the same input, and the same new key sent three times at once. Every answer is
+Each worker loops over a weighted mix (MIX): dashboard reads, payInvoice by card (for
+"1.00" or the whole amount due) and by bank transfer (pending, settled later by the
+settler task through the payments sandbox's admin route, as a bank would), refunds of
+payments it took, invoices created and finalized (new targets for payments), retries of
+an earlier key with the same input, and the same new key sent three times at once
+(deploy/local/chaos/subscriptions.py adds live dashboards). Every answer is
 kept (deploy/local/chaos/invariants.py's Answer for mutations, a Sample for the
 timeline), and keys left without a final answer are retried after the faults, as the
 API tells a client to.
