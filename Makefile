@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run cluster test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-peer-deps bench-profile bench-soak bench-ab
+.PHONY: install run cluster haproxy-deps chaos soak test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-peer-deps bench-profile bench-soak bench-ab
 
 # Installs come from the locks (requirements/, hashes checked), never from pyproject.toml's
 # ranges: the project itself goes in on its own, editable and without dependencies.
@@ -24,12 +24,14 @@ run: $(STAMP)
 ## A production-like cluster on this machine (deploy/local/cluster.py): HAProxy over 3
 ## gateways with production settings, on the local PostgreSQL, Redis and RabbitMQ; sandboxes
 ## at 5 ms. Ctrl-C stops what it started. CLUSTER_ARGS for more (e.g. "--check", "--port 0").
-cluster: $(STAMP)
+cluster: $(STAMP) haproxy-deps
+	$(BIN)/python -m deploy.local.cluster $(CLUSTER_ARGS)
+
+haproxy-deps:
 	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { \
 		echo "installing haproxy (Debian package)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get install -y -q haproxy || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q haproxy; }; }
-	$(BIN)/python -m deploy.local.cluster $(CLUSTER_ARGS)
 
 ## Lint, type-check and the whole suite with branch coverage.
 test: lint typecheck unit
@@ -91,6 +93,19 @@ bench-ab: bench-deps
 ## A py-spy profile of one gateway worker under load, into bench/profiles/.
 bench-profile: bench-deps
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)
+
+## Chaos under load (deploy/local/chaos/run.py): the cluster, on a PostgreSQL, Redis and
+## RabbitMQ of the run's own (the machine's are never touched), under a mixed load while a
+## gateway is killed, PostgreSQL restarted, Redis and RabbitMQ stopped for 30 s and the
+## payments service fails; then its invariants, and a report in deploy/local/reports/.
+## About 7 minutes on 2 cores. Needs Debian's postgresql, redis-server, rabbitmq-server.
+chaos: $(BENCH_STAMP) haproxy-deps
+	$(BIN)/python -m deploy.local.chaos.run $(CHAOS_ARGS)
+
+## The cluster at 70% of its saturation for 30 minutes (deploy/local/soak.py): zero errors,
+## flat RSS per gateway, flat backlogs. SOAK_ARGS="--minutes 3" for a short one.
+soak: $(STAMP) haproxy-deps
+	$(BIN)/python -m deploy.local.soak $(SOAK_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/python -m app migrate

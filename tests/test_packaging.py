@@ -1,10 +1,10 @@
 """The production wheel and image carry the gateway only.
 
 The sandbox services, the `make run` stack, the development identity provider and token
-minting (sandbox/), the benchmark (bench/) and the tests are development tools: none of
-them may ship. The wheel is built from the tracked files, as a release would, and its
-entries are checked; the Dockerfile may copy nothing into the image but the package, its
-lock and its metadata.
+minting (sandbox/), the benchmark (bench/), the local cluster with its chaos run and soak
+(deploy/local/) and the tests are development tools: none of them may ship. The wheel is
+built from the tracked files, as a release would, and its entries are checked; the
+Dockerfile may copy nothing into the image but the package, its lock and its metadata.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.paths import REPO_ROOT
 
 # Names that only development tooling defines: finding one in the wheel means it shipped.
 DEV_ONLY_NAMES = ("def mint_token", "def create_idp_app", "def create_invoicing_app", "_sandbox/")
-DEV_ONLY_TOPS = ("sandbox", "bench", "tests", "clients", "contracts", "docs")
+DEV_ONLY_TOPS = ("sandbox", "bench", "deploy", "tests", "clients", "contracts", "docs")
 PACKAGE_DATA = (
     "app/schema/schema.graphql",
     "app/schema/breaking-changes.acknowledged",
@@ -85,12 +85,14 @@ def test_the_wheel_carries_its_package_data(wheel: dict[str, str]) -> None:
 def test_the_check_finds_development_tooling() -> None:
     entries = {
         "sandbox/stack.py": "",
+        "deploy/local/chaos/run.py": "",
         "app/devtools.py": "def mint_token(key):\n    ...\n",
         "app/main.py": "def create_app(settings):\n    ...\n",
     }
 
     assert shipped_dev_tooling(entries) == [
         "app/devtools.py: defines 'def mint_token'",
+        "deploy/local/chaos/run.py: development folder",
         "sandbox/stack.py: development folder",
     ]
 

@@ -31,8 +31,8 @@ import tempfile
 import time
 import urllib.error
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -71,6 +71,9 @@ class Options:
     haproxy: str | None
     run_dir: Path | None
     check: bool
+    # Settings every gateway gets on top of the production ones (a chaos run shortens
+    # the settler's and relay's waits so that a run ends in minutes).
+    gateway_settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +88,9 @@ class Running:
     children: list[Child]
     run_dir: Path
     latency_ms: int
+    # Owns every child: a chaos run kills a gateway and starts it again through it.
+    processes: Processes | None = None
+    gateway_settings: Mapping[str, str] = field(default_factory=dict)
 
 
 class ClusterError(RuntimeError):
@@ -140,6 +146,8 @@ def cluster(options: Options) -> Iterator[Running]:
             children=processes.children,
             run_dir=run_dir,
             latency_ms=options.latency_ms,
+            processes=processes,
+            gateway_settings=options.gateway_settings,
         )
         running.tokens = demo_tokens(_start_downstreams(processes, running))
         _start_gateways(processes, running)
@@ -186,12 +194,18 @@ def _start_downstreams(processes: Processes, running: Running) -> rsa.RSAPrivate
     return private_key
 
 
+def start_gateway(processes: Processes, running: Running, index: int) -> Child:
+    """Gateway `index` (0-based) as a new process; not waited for."""
+    environment = {
+        **gateway_environment(running.ports, running.backing, running.metrics_token),
+        **running.gateway_settings,
+    }
+    port = running.ports.gateways[index]
+    return processes.start(haproxy.server_name(index), gateway_argv(port), env=environment)
+
+
 def _start_gateways(processes: Processes, running: Running) -> None:
-    environment = gateway_environment(running.ports, running.backing, running.metrics_token)
-    gateways = [
-        processes.start(haproxy.server_name(i), gateway_argv(port), env=environment)
-        for i, port in enumerate(running.ports.gateways)
-    ]
+    gateways = [start_gateway(processes, running, i) for i in range(len(running.ports.gateways))]
     for port in running.ports.gateways:
         wait_ready(f"{url(port)}/readyz", gateways, READY_TIMEOUT_SECONDS)
 
