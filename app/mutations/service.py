@@ -41,6 +41,7 @@ from app.mutations.pay_invoice import (
 )
 from app.mutations.placement import Placement, Subject, read_failed
 from app.mutations.progress import Progress, ProgressReader
+from app.mutations.records_down import records_guarded
 from app.mutations.refusals import BUSY_MESSAGE, refund_refusal, shown_to, taken_over
 from app.mutations.states import finalize_refusal, refused_as_it_now_is, void_refusal
 from app.mutations.void_invoice import GuardedVoid
@@ -78,6 +79,7 @@ class MutationService:
 
     # -- the mutations ----------------------------------------------------------------
 
+    @records_guarded
     async def create_customer(self, command: inputs.CreateCustomer) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
             refusal = self._authority.authorize("createCustomer", command.business_id)
@@ -105,6 +107,7 @@ class MutationService:
             "createCustomer", command, subject, build, send, "businessId"
         )
 
+    @records_guarded
     async def create_invoice(self, command: inputs.CreateInvoice) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
             refusal = self._authority.authorize("createInvoice", command.business_id)
@@ -143,14 +146,17 @@ class MutationService:
         subject = self._placement.business("createInvoice", command.business_id)
         return await self._single_step("createInvoice", command, subject, build, send, "customerId")
 
+    @records_guarded
     async def finalize_invoice(self, command: inputs.FinalizeInvoice) -> Outcome:
         outcome = await self._invoice_transition("finalizeInvoice", command.invoice_id, command)
         return shown_to(self._principal, "finalizeInvoice", outcome)
 
+    @records_guarded
     async def void_invoice(self, command: inputs.VoidInvoice) -> Outcome:
         outcome = await self._invoice_transition("voidInvoice", command.invoice_id, command)
         return shown_to(self._principal, "voidInvoice", outcome)
 
+    @records_guarded
     async def refund_payment(self, command: inputs.RefundPayment) -> Outcome:
         async def build() -> dict[str, Any] | Outcome:
             payment = await self._reads.payment(command.payment_id)
@@ -189,6 +195,7 @@ class MutationService:
         )
         return shown_to(self._principal, "refundPayment", outcome)
 
+    @records_guarded
     async def pay_invoice(self, command: inputs.PayInvoice) -> Outcome:
         return shown_to(self._principal, "payInvoice", await self._pay_invoice(command))
 

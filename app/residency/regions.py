@@ -44,7 +44,20 @@ def is_unreachable(exc: BaseException) -> bool:
     statement it refused: only the first says "try again later, nothing was done"."""
     if isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # A server restarting answers before it closes: "cannot connect now", "terminating
+    # connection due to administrator command" (asyncpg's errors reach SQLAlchemy as its
+    # generic Error, so only their SQLSTATE tells).
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+
+
+# Connection exceptions (08), insufficient resources (53: too many connections) and
+# operator intervention (57P: shutdown, cannot connect now).
+_UNREACHABLE_SQLSTATES = ("08", "53", "57P")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 
 from app.auth.principal import Principal, Role
 from app.cli import main
@@ -19,7 +20,7 @@ from app.mutations.outcomes import Outcome, ProblemCode
 from app.mutations.placement import Placement
 from app.reads.service import ReadService
 from app.residency.jurisdictions import Jurisdictions
-from app.residency.regions import Regions, open_regions
+from app.residency.regions import Regions, is_unreachable, open_regions
 from app.wiring.background import running_background
 from app.wiring.live import running_live
 from app.wiring.resources import open_resources
@@ -155,3 +156,30 @@ async def test_migrated_regions_have_every_money_table(tmp_path: Path) -> None:
             async with region.engine.connect() as connection:
                 tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
             assert {"idempotency_keys", "outbox", "payment_watch", "domain_events"} <= set(tables)
+
+
+class _RestartingServerError(Exception):
+    """What asyncpg raises while a server restarts, as SQLAlchemy sees it: a generic
+    driver error carrying only its SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "unreachable"),
+    [
+        ("57P01", True),  # terminating connection due to administrator command
+        ("57P03", True),  # the database system is starting up
+        ("08006", True),  # connection failure
+        ("53300", True),  # too many connections
+        ("23505", False),  # a unique violation is a refused statement, not an outage
+        ("42P01", False),
+    ],
+)
+def test_a_restarting_server_is_told_from_a_refused_statement(
+    sqlstate: str, unreachable: bool
+) -> None:
+    error = DBAPIError("SELECT 1", None, _RestartingServerError(sqlstate))
+    assert is_unreachable(error) is unreachable
