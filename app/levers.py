@@ -25,6 +25,12 @@ class Levers:
     # Downstream bodies parsed and validated in one pass by pydantic (Channel, through
     # open_resources); off: `json.loads`, then validation of the parsed value.
     one_pass_json: bool = True
+    # Service clients' GETs straight onto aiohttp, without httpx's Request and Response
+    # (app/downstream/direct.py, through build_http_client); off: through httpx's objects.
+    direct_reads: bool = True
+    # A call's first attempt outside tenacity, entered only after a transient failure
+    # (app/downstream/retry.py, through Channel); off: every attempt inside it.
+    lazy_retries: bool = True
     # The young-generation threshold app/gc_tuning.py sets once start-up is done (and
     # freezes what start-up built); None: the collector is left alone.
     gc_young_threshold: int | None = None

@@ -64,6 +64,8 @@ def create_app(
                 span_exporter,
                 clock,
                 one_pass_json=levers.one_pass_json,
+                direct_reads=levers.direct_reads,
+                lazy_retries=levers.lazy_retries,
             ) as resources,
             running_background(resources),
             running_live(resources) as events,

@@ -110,6 +110,8 @@ async def open_resources(
     clock: Clock | None = None,
     *,
     one_pass_json: bool = True,
+    direct_reads: bool = True,
+    lazy_retries: bool = True,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     metrics = Metrics()
@@ -136,6 +138,7 @@ async def open_resources(
                 _secret(token),
                 transport=transports.get(name),
                 timeout_seconds=settings.request_timeout_seconds,
+                direct_reads=direct_reads,
             )
             clients[name] = await stack.enter_async_context(client)
         idp_http = await stack.enter_async_context(
@@ -174,6 +177,7 @@ async def open_resources(
                 policy,
                 observer,
                 one_pass_json=one_pass_json,
+                lazy_retries=lazy_retries,
             )
             for name, client in clients.items()
         }
