@@ -66,6 +66,7 @@ def create_app(
                 one_pass_json=levers.one_pass_json,
                 direct_reads=levers.direct_reads,
                 lazy_retries=levers.lazy_retries,
+                verified_tokens=levers.verified_tokens,
             ) as resources,
             running_background(resources),
             running_live(resources) as events,

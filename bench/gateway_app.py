@@ -18,6 +18,8 @@ and nothing here assigns to anything in `app`.
   over aiohttp, as before app/downstream/direct.py (`direct_reads=False`);
 - eagerretries: every attempt of a call inside tenacity, the first included, as before
   app/downstream/retry.py entered it only after a transient failure (`lazy_retries=False`);
+- nojwtcache: every request's token signature checked, as before app/auth/verified.py
+  kept accepted tokens' claims (`verified_tokens=0`);
 - nosniffio: `import sniffio` fails, as on an install without it. Not a lever of the
   app: it simulates another environment, with an import hook on this process's
   `sys.meta_path`, installed before the app is built.
@@ -51,6 +53,7 @@ VARIANTS = {
     "fullexecutor": ("BENCH_GATEWAY_FULL_EXECUTOR", "1"),
     "httpxreads": ("BENCH_GATEWAY_HTTPX_READS", "1"),
     "eagerretries": ("BENCH_GATEWAY_EAGER_RETRIES", "1"),
+    "nojwtcache": ("BENCH_GATEWAY_NO_JWT_CACHE", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -90,6 +93,9 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
         direct_reads=environ.get("BENCH_GATEWAY_HTTPX_READS") != "1",
         lazy_retries=environ.get("BENCH_GATEWAY_EAGER_RETRIES") != "1",
+        verified_tokens=0
+        if environ.get("BENCH_GATEWAY_NO_JWT_CACHE") == "1"
+        else served.verified_tokens,
         gc_young_threshold=threshold,
     )
 

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.jwks import JwksCache
+from app.auth.verified import DEFAULT_SIZE as DEFAULT_VERIFIED_TOKENS
 from app.auth.verifier import JwtConfig, JwtVerifier
 from app.core.settings import Settings
 from app.db import migrate
@@ -112,6 +113,7 @@ async def open_resources(
     one_pass_json: bool = True,
     direct_reads: bool = True,
     lazy_retries: bool = True,
+    verified_tokens: int = DEFAULT_VERIFIED_TOKENS,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     metrics = Metrics()
@@ -163,6 +165,7 @@ async def open_resources(
                 ),
             ),
             JwksCache(idp_http, str(settings.jwt_jwks_url)),
+            verified_tokens=verified_tokens,
         )
         channels = {
             name: Channel(

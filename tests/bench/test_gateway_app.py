@@ -37,6 +37,7 @@ EXPECTED_LEVERS = {
     "nolevels": dataclasses.replace(SERVED, whole_page_children=False),
     "httpxreads": dataclasses.replace(SERVED, direct_reads=False),
     "eagerretries": dataclasses.replace(SERVED, lazy_retries=False),
+    "nojwtcache": dataclasses.replace(SERVED, verified_tokens=0),
     "untuned+gc10k": dataclasses.replace(SERVED, gc_young_threshold=None),
     "nolevels+loadsjson+fullexecutor": Levers(
         lean_executor=False,
