@@ -35,6 +35,9 @@ class Levers:
     # Accepted tokens' claims kept per token, their signature not checked again
     # (app/auth/verified.py, through JwtVerifier); 0: every request's token checked.
     verified_tokens: int = DEFAULT_VERIFIED_TOKENS
+    # Identical downstream GETs in flight at once, from concurrent requests, share one
+    # exchange (app/downstream/coalesce.py, through Channel); off: each makes its own.
+    single_flight: bool = True
     # The young-generation threshold app/gc_tuning.py sets once start-up is done (and
     # freezes what start-up built); None: the collector is left alone.
     gc_young_threshold: int | None = None

@@ -67,6 +67,7 @@ def create_app(
                 direct_reads=levers.direct_reads,
                 lazy_retries=levers.lazy_retries,
                 verified_tokens=levers.verified_tokens,
+                single_flight=levers.single_flight,
             ) as resources,
             running_background(resources),
             running_live(resources) as events,

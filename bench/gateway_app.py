@@ -20,6 +20,8 @@ and nothing here assigns to anything in `app`.
   app/downstream/retry.py entered it only after a transient failure (`lazy_retries=False`);
 - nojwtcache: every request's token signature checked, as before app/auth/verified.py
   kept accepted tokens' claims (`verified_tokens=0`);
+- nosingleflight: each request makes its own downstream GETs, even when an identical
+  one is in flight for another (`single_flight=False`);
 - nosniffio: `import sniffio` fails, as on an install without it. Not a lever of the
   app: it simulates another environment, with an import hook on this process's
   `sys.meta_path`, installed before the app is built.
@@ -54,6 +56,7 @@ VARIANTS = {
     "httpxreads": ("BENCH_GATEWAY_HTTPX_READS", "1"),
     "eagerretries": ("BENCH_GATEWAY_EAGER_RETRIES", "1"),
     "nojwtcache": ("BENCH_GATEWAY_NO_JWT_CACHE", "1"),
+    "nosingleflight": ("BENCH_GATEWAY_NO_SINGLE_FLIGHT", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -93,6 +96,7 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
         direct_reads=environ.get("BENCH_GATEWAY_HTTPX_READS") != "1",
         lazy_retries=environ.get("BENCH_GATEWAY_EAGER_RETRIES") != "1",
+        single_flight=environ.get("BENCH_GATEWAY_NO_SINGLE_FLIGHT") != "1",
         verified_tokens=0
         if environ.get("BENCH_GATEWAY_NO_JWT_CACHE") == "1"
         else served.verified_tokens,

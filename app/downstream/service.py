@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from app.core.deadline import Deadline
 from app.downstream.breaker import CircuitBreaker
 from app.downstream.checked import ListAnswer, parse_list, parse_one
+from app.downstream.coalesce import SingleFlight
 from app.downstream.direct import BodyTooLargeError, DirectReads, Reply, read_capped
 from app.downstream.errors import (
     DownstreamError,
@@ -123,6 +124,9 @@ class Channel:
     # The first attempt made outside tenacity's machinery, which is entered only after a
     # transient failure (app/downstream/retry.py); a lever the benchmark prices.
     lazy_retries: bool = field(default=True, kw_only=True)
+    # Identical GETs in flight at once share one exchange (app/downstream/coalesce.py);
+    # None: each request makes its own.
+    flights: SingleFlight[Reply] | None = field(default=None, kw_only=True)
 
 
 class ServiceClient:
@@ -135,7 +139,7 @@ class ServiceClient:
         self._direct = channel.http.direct if isinstance(channel.http, ServiceHttpClient) else None
 
     async def get(self, path: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
-        answer = await self._send("GET", path, params=params)
+        answer = await self._read(path, params)
         return self._parse(answer, model)
 
     async def get_list(
@@ -143,10 +147,20 @@ class ServiceClient:
     ) -> ListAnswer[ItemT]:
         """A list answer: refused whole only if it is not JSON or its envelope breaks the
         contract; an object in it that breaks the contract is handed back as broken."""
-        answer = await self._send("GET", path, params=params)
+        answer = await self._read(path, params)
         return parse_list(
             self.name, route_of(path), answer.body, model, one_pass=self._one_pass_json
         )
+
+    async def _read(self, path: str, params: Mapping[str, str]) -> Reply:
+        flights = self._channel.flights
+        if flights is None:
+            return await self._send("GET", path, params=params)
+        key = (path, tuple(params.items()))
+        answer, joined = await flights.run(key, lambda: self._send("GET", path, params=params))
+        if joined and self._meta.tally is not None:
+            self._meta.tally.joined += 1
+        return answer
 
     async def post(
         self,

@@ -82,6 +82,7 @@ def finish_request(record: RequestRecord, metrics: Metrics, status: int) -> None
             "downstream_attempts": record.tally.attempts,
             "downstream_retries": record.tally.retries,
             "downstream_failures": record.tally.failures,
+            "downstream_joined": record.tally.joined,
         },
     )
     if record.span is not None:

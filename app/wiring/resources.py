@@ -22,6 +22,7 @@ from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import create_engine
 from app.downstream.breaker import BreakerState, CircuitBreaker
+from app.downstream.coalesce import SingleFlight
 from app.downstream.retry import RetryPolicy
 from app.downstream.service import Channel, build_http_client
 from app.events.store import EventStore
@@ -114,6 +115,7 @@ async def open_resources(
     direct_reads: bool = True,
     lazy_retries: bool = True,
     verified_tokens: int = DEFAULT_VERIFIED_TOKENS,
+    single_flight: bool = True,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     metrics = Metrics()
@@ -181,6 +183,7 @@ async def open_resources(
                 observer,
                 one_pass_json=one_pass_json,
                 lazy_retries=lazy_retries,
+                flights=SingleFlight() if single_flight else None,
             )
             for name, client in clients.items()
         }
