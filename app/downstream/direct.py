@@ -1,7 +1,7 @@
 """Reads straight onto the service transport's aiohttp session, without an httpx Request
-and Response per call: about 20% of a downstream GET's CPU in the gateway went to building,
-merging and tearing down those objects (bench/ab.py: variant `httpxreads`, 1.13x a
-dashboard's CPU; bench/profiles/NOTE.md).
+and Response per call: building, merging and tearing down those objects for a dashboard's
+6 reads cost about 11 to 13% of its CPU (bench/ab.py: variant `httpxreads`, 1.11x to
+1.13x; bench/profiles/NOTE.md).
 
 httpx stays the clients' interface and the tests' seam: a client built with another
 transport (httpx.MockTransport in tests, httpcore) never comes here, and neither does a
