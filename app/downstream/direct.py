@@ -50,7 +50,8 @@ class Reply:
 
 class DirectReads:
     """What an httpx client built by build_http_client would send for a GET, computed once:
-    its base URL, its headers in httpx's order (Host first) and its timeouts."""
+    its base URL, its headers in httpx's order (Host first) and its timeouts (nothing
+    changes a service client's after it is built)."""
 
     def __init__(self, http: httpx.AsyncClient, transport: ServiceTransport) -> None:
         self._http = http
