@@ -130,13 +130,18 @@ class Channel:
 
 
 class ServiceClient:
-    def __init__(self, channel: Channel, meta: CallMeta) -> None:
+    def __init__(self, channel: Channel, meta: CallMeta, *, share_reads: bool = False) -> None:
+        """`share_reads`: this client's GETs may share an identical one in flight for
+        another request (the channel's single flight). Only a query's reads opt in: a
+        mutation's reads must see the service as it is once its writes (or its lock) are
+        done, not as a read that started before them saw it."""
         self.name = channel.name
         self._channel = channel
         self._http = channel.http
         self._meta = meta
         self._one_pass_json = channel.one_pass_json
         self._direct = channel.http.direct if isinstance(channel.http, ServiceHttpClient) else None
+        self._flights = channel.flights if share_reads else None
 
     async def get(self, path: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
         answer = await self._read(path, params)
@@ -153,7 +158,7 @@ class ServiceClient:
         )
 
     async def _read(self, path: str, params: Mapping[str, str]) -> Reply:
-        flights = self._channel.flights
+        flights = self._flights
         if flights is None:
             return await self._send("GET", path, params=params)
         key = (path, tuple(params.items()))

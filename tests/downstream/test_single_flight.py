@@ -59,7 +59,7 @@ class Rig:
 
     def client(self, request_id: str, tally: CallTally | None = None) -> ServiceClient:
         meta = CallMeta(request_id=request_id, tally=tally or CallTally(), call_cap_seconds=1)
-        return ServiceClient(self.channel, meta)
+        return ServiceClient(self.channel, meta, share_reads=True)
 
 
 @pytest.fixture
@@ -218,3 +218,23 @@ async def test_a_channel_without_flights_sends_every_read() -> None:
         await asyncio.gather(*reads)
 
     assert len(service.seen) == 2
+
+
+async def test_a_client_that_does_not_share_reads_never_joins_nor_leads(rig: Rig) -> None:
+    # given a query's read in flight, and a mutation's client (reads not shared) on the
+    # same channel
+    shared = asyncio.create_task(rig.client("query").get(PATH, {}, Business))
+    await until(lambda: len(rig.service.seen) == 1)
+    own = ServiceClient(rig.channel, CallMeta("mutation", call_cap_seconds=1))
+
+    # when the mutation reads the same object, then another query too
+    fresh = asyncio.create_task(own.get(PATH, {}, Business))
+    await until(lambda: len(rig.service.seen) == 2)
+    joined = asyncio.create_task(rig.client("query-2").get(PATH, {}, Business))
+    await until(lambda: rig.flights.joined == 1)
+    rig.service.gate.set()
+    await asyncio.gather(shared, fresh, joined)
+
+    # then the mutation's read went out on its own, after the query's had started, and
+    # the second query joined the first query's, not the mutation's
+    assert len(rig.service.seen) == 2
