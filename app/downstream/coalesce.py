@@ -9,7 +9,13 @@ The exchange runs in a task of its own under the first caller's deadline, retrie
 tally; a waiter cancelled (its request gave up) leaves it running for the others, and it
 is cancelled only when the last waiter has gone. Identical means the same service (one
 SingleFlight per channel), path and query: the headers that differ between callers
-(X-Request-Id, traceparent) do not change a service's answer.
+(X-Request-Id, traceparent) do not change a service's answer. A waiter never waits
+past its own deadline for it: it joined an exchange started before it, by a request with
+the same budget, so the first caller's deadline ends first.
+
+Only a query's reads take part (ServiceClient's `share_reads`, set by the endpoint when
+every operation of the request is a query): a mutation's reads must see the service as
+it is after its lock or its writes, not as a read that started earlier saw it.
 """
 
 from __future__ import annotations
