@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.auth.verified import DEFAULT_SIZE as DEFAULT_VERIFIED_TOKENS
 from app.gc_tuning import YOUNG_GENERATION_THRESHOLD
 
 
@@ -25,6 +26,18 @@ class Levers:
     # Downstream bodies parsed and validated in one pass by pydantic (Channel, through
     # open_resources); off: `json.loads`, then validation of the parsed value.
     one_pass_json: bool = True
+    # Service clients' GETs straight onto aiohttp, without httpx's Request and Response
+    # (app/downstream/direct.py, through build_http_client); off: through httpx's objects.
+    direct_reads: bool = True
+    # A call's first attempt outside tenacity, entered only after a transient failure
+    # (app/downstream/retry.py, through Channel); off: every attempt inside it.
+    lazy_retries: bool = True
+    # Accepted tokens' claims kept per token, their signature not checked again
+    # (app/auth/verified.py, through JwtVerifier); 0: every request's token checked.
+    verified_tokens: int = DEFAULT_VERIFIED_TOKENS
+    # Identical downstream GETs in flight at once, from concurrent requests, share one
+    # exchange (app/downstream/coalesce.py, through Channel); off: each makes its own.
+    single_flight: bool = True
     # The young-generation threshold app/gc_tuning.py sets once start-up is done (and
     # freezes what start-up built); None: the collector is left alone.
     gc_young_threshold: int | None = None

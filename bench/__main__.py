@@ -117,7 +117,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--gateway-variant",
         default="",
         help="comma-separated variants of the gateway: httpcore, nosniffio, untuned, "
-        "gc10k, gc20k, loadsjson, fullexecutor, nolevels (bench/gateway_app.py)",
+        "gc10k, gc20k, loadsjson, fullexecutor, nolevels, httpxreads, eagerretries, "
+        "nojwtcache, nosingleflight (bench/gateway_app.py)",
     )
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)

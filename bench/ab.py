@@ -6,7 +6,9 @@ while another is measured); rounds go through the variants in turn, each sending
 requests one at a time over one connection and reading the server's CPU time before and
 after. Slow drift in the machine's load hits every variant alike, and the minimum and
 median over rounds are reported per variant, with the median per-round ratio to the
-first variant."""
+first variant. `--connections N` sends each round's requests over N connections at once
+(N threads; the CPU counted is still the server's own), for what only shows under
+concurrency: single flight (`nosingleflight`) shares identical reads in flight."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import http.client
 import json
 import statistics
 import sys
+import threading
 from typing import Any
 
 from bench.gateway_app import variant_environment
@@ -25,20 +28,43 @@ from bench.scenarios import SCENARIOS
 from bench.stack import Server, side_stack
 
 
-def _cpu_ms_per_request(server: Server, path: str, body: bytes, token: str, count: int) -> float:
+def _send(server: Server, path: str, body: bytes, token: str, count: int) -> None:
     connection = http.client.HTTPConnection(HOST, server.port, timeout=30)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
-        before = cpu_seconds(server.pid)
         for _ in range(count):
             connection.request("POST", path, body=body, headers=headers)
             answer = connection.getresponse()
             payload = answer.read()
             if answer.status != 200 or b'"errors"' in payload:
                 raise RuntimeError(f"bad answer {answer.status}: {payload[:200]!r}")
-        return (cpu_seconds(server.pid) - before) * 1000 / count
     finally:
         connection.close()
+
+
+def _cpu_ms_per_request(
+    server: Server, path: str, body: bytes, token: str, count: int, connections: int = 1
+) -> float:
+    before = cpu_seconds(server.pid)
+    if connections == 1:
+        _send(server, path, body, token, count)
+    else:
+        failures: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                _send(server, path, body, token, count)
+            except (OSError, RuntimeError) as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=send) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+    return (cpu_seconds(server.pid) - before) * 1000 / (count * connections)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario", default="a", choices=[k for k, s in SCENARIOS.items() if not s.writes]
     )
     parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=20, help="per connection and round")
+    parser.add_argument("--connections", type=int, default=1)
     args = parser.parse_args(argv)
     names = args.variants.split(",")
     scenario = SCENARIOS[args.scenario]
@@ -62,11 +89,15 @@ def main(argv: list[str] | None = None) -> int:
             servers[name] = stack.start_gateway(1, variant_environment(levers))
         body = json.dumps(scenario.gateway_body(), separators=(",", ":")).encode()
         for server in servers.values():  # warm-up: caches, pools, JWKS
-            _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
+            _cpu_ms_per_request(
+                server, "/graphql", body, runner.token, args.requests, args.connections
+            )
         for _ in range(args.rounds):
             for name, server in servers.items():
                 samples[name].append(
-                    _cpu_ms_per_request(server, "/graphql", body, runner.token, args.requests)
+                    _cpu_ms_per_request(
+                        server, "/graphql", body, runner.token, args.requests, args.connections
+                    )
                 )
         for name, server in servers.items():
             peaks[name] = memory(server.pid).peak_rss_mb

@@ -14,6 +14,14 @@ and nothing here assigns to anything in `app`.
   short path for plain fields (`lean_executor=False`);
 - nolevels: invoice pages do not read their children for the whole page; each invoice's
   customer, payments and refunds are loaded field by field (`whole_page_children=False`);
+- httpxreads: the service clients' GETs through httpx's Request and Response objects
+  over aiohttp, as before app/downstream/direct.py (`direct_reads=False`);
+- eagerretries: every attempt of a call inside tenacity, the first included, as before
+  app/downstream/retry.py entered it only after a transient failure (`lazy_retries=False`);
+- nojwtcache: every request's token signature checked, as before app/auth/verified.py
+  kept accepted tokens' claims (`verified_tokens=0`);
+- nosingleflight: each request makes its own downstream GETs, even when an identical
+  one is in flight for another (`single_flight=False`);
 - nosniffio: `import sniffio` fails, as on an install without it. Not a lever of the
   app: it simulates another environment, with an import hook on this process's
   `sys.meta_path`, installed before the app is built.
@@ -45,6 +53,10 @@ VARIANTS = {
     "nolevels": ("BENCH_GATEWAY_NO_LEVELS", "1"),
     "loadsjson": ("BENCH_GATEWAY_LOADS_JSON", "1"),
     "fullexecutor": ("BENCH_GATEWAY_FULL_EXECUTOR", "1"),
+    "httpxreads": ("BENCH_GATEWAY_HTTPX_READS", "1"),
+    "eagerretries": ("BENCH_GATEWAY_EAGER_RETRIES", "1"),
+    "nojwtcache": ("BENCH_GATEWAY_NO_JWT_CACHE", "1"),
+    "nosingleflight": ("BENCH_GATEWAY_NO_SINGLE_FLIGHT", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -82,6 +94,12 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
         lean_executor=environ.get("BENCH_GATEWAY_FULL_EXECUTOR") != "1",
         whole_page_children=environ.get("BENCH_GATEWAY_NO_LEVELS") != "1",
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
+        direct_reads=environ.get("BENCH_GATEWAY_HTTPX_READS") != "1",
+        lazy_retries=environ.get("BENCH_GATEWAY_EAGER_RETRIES") != "1",
+        single_flight=environ.get("BENCH_GATEWAY_NO_SINGLE_FLIGHT") != "1",
+        verified_tokens=0
+        if environ.get("BENCH_GATEWAY_NO_JWT_CACHE") == "1"
+        else served.verified_tokens,
         gc_young_threshold=threshold,
     )
 

@@ -50,12 +50,14 @@ def budget(scenario: dict[str, Any], soak: dict[str, Any] | None) -> dict[str, A
         "throughput_at_least_35_percent_of_baseline": r["throughput_per_worker"]
         >= BUDGET_THROUGHPUT_RATIO,
         "p50_one_connection_at_most_1_3x_baseline": r["p50_one_connection"] <= BUDGET_P50_RATIO,
-        "calls_exactly_minimal_at_32_connections": bool(saturation_calls["all_minimal"]),
+        "calls_at_most_minimal_at_32_connections": bool(
+            saturation_calls.get("none_over_minimal", saturation_calls["all_minimal"])
+        ),
     }
     result: dict[str, Any] = {name: {"ok": ok} for name, ok in checks.items()}
     result["throughput_at_least_35_percent_of_baseline"]["value"] = r["throughput_per_worker"]
     result["p50_one_connection_at_most_1_3x_baseline"]["value"] = r["p50_one_connection"]
-    result["calls_exactly_minimal_at_32_connections"]["value"] = saturation_calls["per_request"]
+    result["calls_at_most_minimal_at_32_connections"]["value"] = saturation_calls["per_request"]
     if to_peer:
         # The bar: ahead of the Apollo peer in the same run, requests/s per worker.
         throughput = to_peer["throughput_per_worker"]
@@ -104,7 +106,13 @@ def markdown(report: dict[str, Any]) -> str:
         minimal = scenario["minimal_calls"]
         for name, t in scenario["targets"].items():
             sat, one, loaded = t["saturation"], t["one_connection"], t["at_70_percent"]
-            exact = "" if sat["calls"]["all_minimal"] else " ≠"
+            exact = (
+                ""
+                if sat["calls"]["all_minimal"]
+                else " ≤"
+                if sat["calls"].get("none_over_minimal")
+                else " ≠"
+            )
             lines.append(
                 f"| {scenario['key']}) {scenario['name']} | {name} | {t['rate_per_worker']:.0f} | "
                 f"{_ms(one['latency']['p50_ms'])} / {_ms(one['latency']['p99_ms'])} | "
@@ -139,7 +147,9 @@ def markdown(report: dict[str, Any]) -> str:
         "Latency at 70% is open-loop (constant rate, measured from the intended send time). "
         "apollo is the Apollo Server 5 + DataLoader peer (bench/peers/apollo/), on the same "
         "CPU, sandboxes and load; its answers are checked equal to the gateway's. "
-        "'≠' marks a phase where some request made other than the minimal downstream calls. "
+        "'≠' marks a phase where some request made more than the minimal downstream calls; "
+        "'≤' one where none did and some shared an identical read in flight for another "
+        "(single flight). "
         "Load-side busy above ~90% means the sandboxes and load generator, not the server, "
         "set the pace.",
     ]

@@ -113,6 +113,14 @@ class CallAccount:
     def all_minimal(self) -> bool:
         return self.requests > 0 and self.exact == self.requests and self.untraced_calls == 0
 
+    @property
+    def none_over_minimal(self) -> bool:
+        """No request made a call beyond the minimal set, and every call was traced. Fewer
+        is the gateway's single flight (app/downstream/coalesce.py): a request whose read
+        was in flight for another shared that exchange, which carries the other's
+        X-Request-Id; every answer is still checked byte for byte."""
+        return self.requests > 0 and self.over == 0 and self.untraced_calls == 0
+
     def as_json(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
@@ -125,6 +133,7 @@ class CallAccount:
             "missing_calls_by_path": self.missing_calls,
             "calls_without_request_id": self.untraced_calls,
             "all_minimal": self.all_minimal,
+            "none_over_minimal": self.none_over_minimal,
         }
 
 

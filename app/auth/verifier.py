@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from app.auth.errors import AuthenticationError
 from app.auth.jwks import Jwk, JwksCache, b64url_decode
 from app.auth.principal import KNOWN_SCOPES, Principal, Role
+from app.auth.verified import DEFAULT_SIZE, VerifiedTokens
 
 SUPPORTED_ALGORITHMS = frozenset({"RS256", "ES256", "HS256"})
 _JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
@@ -66,18 +67,29 @@ class JwtVerifier:
         jwks: JwksCache | None,
         *,
         clock: Callable[[], float] = time.time,
+        verified_tokens: int = DEFAULT_SIZE,
     ) -> None:
+        """`verified_tokens`: how many accepted tokens' claims to keep (app/auth/verified.py);
+        0 checks every token's signature every time."""
         if jwks is None and _JWKS_ALGORITHMS & set(config.algorithms):
             raise ValueError("RS256 and ES256 need a JwksCache")
         self._config = config
         self._jwks = jwks
         self._clock = clock
+        self._verified = VerifiedTokens(verified_tokens)
 
     async def verify(self, token: str) -> Principal:
         """The caller the token proves, or AuthenticationError (JwksUnavailableError when
         the identity provider's keys cannot be had)."""
         alg, kid = self._read_header(token)
         key = await self._key_for(alg, kid)
+        known = self._verified.claims(token, key)
+        if known is not None:
+            try:
+                return _principal(known, self._config, self._clock())
+            except AuthenticationError:
+                self._verified.forget(token)
+                raise
         try:
             signed = _JWS.decode_complete(token, key=key, algorithms=[alg])
         except jwt.InvalidSignatureError as exc:
@@ -89,7 +101,9 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             raise AuthenticationError("malformed") from exc
         claims = _json_object(signed["payload"], "malformed_payload")
-        return _principal(claims, self._config, self._clock())
+        principal = _principal(claims, self._config, self._clock())
+        self._verified.keep(token, key, claims)
+        return principal
 
     def _read_header(self, token: str) -> tuple[str, str | None]:
         # Length first: nothing is parsed out of an oversized token.

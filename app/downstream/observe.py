@@ -52,3 +52,5 @@ class CallTally:
     attempts: int = 0
     retries: int = 0
     failures: int = 0
+    # GETs answered by another request's identical exchange (app/downstream/coalesce.py).
+    joined: int = 0

@@ -62,7 +62,30 @@ async def with_retries(
     deadline: Deadline | None,
     attempt: Callable[[], Awaitable[T]],
     on_retry: Callable[[DownstreamError, float], None] | None = None,
+    *,
+    lazy: bool = True,
 ) -> T:
+    """`attempt` until it succeeds or the policy stops. `lazy`: the first attempt runs
+    outside tenacity, whose machinery (a state object, its callbacks, an extra coroutine)
+    is entered only after a transient failure, which it then receives as attempt 1 had
+    raised it there: the same waits, stops, callbacks and final error either way
+    (tests/downstream/test_retries.py runs both; bench/ab.py prices it as `eagerretries`)."""
+    first_error: DownstreamError | None = None
+    if lazy:
+        try:
+            return await attempt()
+        except DownstreamError as error:
+            if not _is_transient(error):
+                raise
+            first_error = error
+
+    async def attempts() -> T:
+        nonlocal first_error
+        if first_error is not None:
+            error, first_error = first_error, None
+            raise error
+        return await attempt()
+
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         return policy.wait_for(error, state.attempt_number)
@@ -86,4 +109,4 @@ async def with_retries(
         sleep=asyncio.sleep,
         reraise=True,
     )
-    return await retrying(attempt)
+    return await retrying(attempts)

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from app.core.deadline import Deadline
 from app.downstream.breaker import CircuitBreaker
 from app.downstream.checked import ListAnswer, parse_list, parse_one
+from app.downstream.coalesce import SingleFlight
+from app.downstream.direct import BodyTooLargeError, DirectReads, Reply, read_capped
 from app.downstream.errors import (
     DownstreamError,
     DownstreamInvalidResponseError,
@@ -64,19 +66,29 @@ class CallMeta:
         return headers
 
 
+class ServiceHttpClient(httpx.AsyncClient):
+    """httpx's client, with the direct path for reads when it runs over the service
+    transport (app/downstream/direct.py)."""
+
+    direct: DirectReads | None = None
+
+
 def build_http_client(
     base_url: str,
     token: str,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout_seconds: float = 5,
+    direct_reads: bool = True,
 ) -> httpx.AsyncClient:
     """The one pooled client for a service, owned by the app's lifespan. Over aiohttp
-    unless tests hand in a transport (app/downstream/transport.py)."""
+    unless tests hand in a transport (app/downstream/transport.py); its GETs then skip
+    httpx's objects unless `direct_reads` is off (a lever the benchmark prices)."""
     timeout = httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 2))
+    service_transport = None
     if transport is None:
-        transport = ServiceTransport(SERVICE_LIMITS, timeout.connect)
-    return httpx.AsyncClient(
+        transport = service_transport = ServiceTransport(SERVICE_LIMITS, timeout.connect)
+    client = ServiceHttpClient(
         base_url=base_url,
         headers={
             "Authorization": f"Bearer {token}",
@@ -90,13 +102,9 @@ def build_http_client(
         follow_redirects=False,
         trust_env=False,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    headers: httpx.Headers
-    body: bytes
+    if service_transport is not None and direct_reads:
+        client.direct = DirectReads(client, service_transport)
+    return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +121,30 @@ class Channel:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     observer: DownstreamObserver = field(default_factory=QuietObserver)
     one_pass_json: bool = field(default=True, kw_only=True)
+    # The first attempt made outside tenacity's machinery, which is entered only after a
+    # transient failure (app/downstream/retry.py); a lever the benchmark prices.
+    lazy_retries: bool = field(default=True, kw_only=True)
+    # Identical GETs in flight at once share one exchange (app/downstream/coalesce.py);
+    # None: each request makes its own.
+    flights: SingleFlight[Reply] | None = field(default=None, kw_only=True)
 
 
 class ServiceClient:
-    def __init__(self, channel: Channel, meta: CallMeta) -> None:
+    def __init__(self, channel: Channel, meta: CallMeta, *, share_reads: bool = False) -> None:
+        """`share_reads`: this client's GETs may share an identical one in flight for
+        another request (the channel's single flight). Only a query's reads opt in: a
+        mutation's reads must see the service as it is once its writes (or its lock) are
+        done, not as a read that started before them saw it."""
         self.name = channel.name
         self._channel = channel
         self._http = channel.http
         self._meta = meta
         self._one_pass_json = channel.one_pass_json
+        self._direct = channel.http.direct if isinstance(channel.http, ServiceHttpClient) else None
+        self._flights = channel.flights if share_reads else None
 
     async def get(self, path: str, params: Mapping[str, str], model: type[ModelT]) -> ModelT:
-        answer = await self._send("GET", path, params=params)
+        answer = await self._read(path, params)
         return self._parse(answer, model)
 
     async def get_list(
@@ -132,10 +152,20 @@ class ServiceClient:
     ) -> ListAnswer[ItemT]:
         """A list answer: refused whole only if it is not JSON or its envelope breaks the
         contract; an object in it that breaks the contract is handed back as broken."""
-        answer = await self._send("GET", path, params=params)
+        answer = await self._read(path, params)
         return parse_list(
             self.name, route_of(path), answer.body, model, one_pass=self._one_pass_json
         )
+
+    async def _read(self, path: str, params: Mapping[str, str]) -> Reply:
+        flights = self._flights
+        if flights is None:
+            return await self._send("GET", path, params=params)
+        key = (path, tuple(params.items()))
+        answer, joined = await flights.run(key, lambda: self._send("GET", path, params=params))
+        if joined and self._meta.tally is not None:
+            self._meta.tally.joined += 1
+        return answer
 
     async def post(
         self,
@@ -165,11 +195,11 @@ class ServiceClient:
         params: Mapping[str, str] | None = None,
         json_body: Mapping[str, object] | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> _Answer:
+    ) -> Reply:
         route = route_of(path)
         attempts = 0
 
-        async def attempt() -> _Answer:
+        async def attempt() -> Reply:
             nonlocal attempts
             attempts += 1
             return await self._attempt(
@@ -181,7 +211,13 @@ class ServiceClient:
                 self._meta.tally.retries += 1
             self._channel.observer.retry_scheduled(self.name, type(error).__name__, wait_seconds)
 
-        return await with_retries(self._channel.policy, self._meta.deadline, attempt, on_retry)
+        return await with_retries(
+            self._channel.policy,
+            self._meta.deadline,
+            attempt,
+            on_retry,
+            lazy=self._channel.lazy_retries,
+        )
 
     async def _attempt(
         self,
@@ -192,7 +228,7 @@ class ServiceClient:
         params: Mapping[str, str] | None,
         json_body: Mapping[str, object] | None,
         extra_headers: Mapping[str, str] | None,
-    ) -> _Answer:
+    ) -> Reply:
         timeout = self._timeout()
         if timeout <= 0:
             raise DownstreamTimeoutError(self.name, f"{method} not sent: no time left")
@@ -204,18 +240,23 @@ class ServiceClient:
         headers = self._meta.headers()
         if watch.traceparent:
             headers["traceparent"] = watch.traceparent
-        request = self._http.build_request(
-            method,
-            path,
-            params=params,
-            json=json_body,
-            headers={**headers, **(extra_headers or {})},
-        )
+        target: httpx.Request | tuple[DirectReads, str] | None = None
+        if self._direct is not None and method == "GET" and not extra_headers:
+            url = self._direct.url_for(path, params)
+            target = None if url is None else (self._direct, url)
+        if target is None:
+            target = self._http.build_request(
+                method,
+                path,
+                params=params,
+                json=json_body,
+                headers={**headers, **(extra_headers or {})},
+            )
         status: int | None = None
         error: DownstreamError | None = None
         finished = False
         try:
-            answer = await self._exchange(request, method, timeout)
+            answer = await self._exchange(target, headers, method, timeout)
             status = answer.status
             if status >= 400:
                 raise self._error_for(answer)
@@ -244,16 +285,34 @@ class ServiceClient:
                 breaker.record_failure(trial=trial)
                 watch.finish(_outcome(error), status)
 
-    async def _exchange(self, request: httpx.Request, method: str, seconds: float) -> _Answer:
+    async def _exchange(
+        self,
+        target: httpx.Request | tuple[DirectReads, str],
+        headers: Mapping[str, str],
+        method: str,
+        seconds: float,
+    ) -> Reply:
+        """The request sent and its answer read, through httpx (an httpx Request) or the
+        direct path (a URL for it); either path's failures become the same errors here."""
         try:
             # asyncio's timeout bounds the whole exchange whatever the transport does,
             # including a server that trickles its body byte by byte.
             async with asyncio.timeout(seconds):
-                response = await self._http.send(request, stream=True)
+                if isinstance(target, tuple):
+                    direct, url = target
+                    return await direct.get(url, headers, MAX_RESPONSE_BYTES)
+                response = await self._http.send(target, stream=True)
                 try:
-                    body = await self._read_capped(response)
+                    body = await read_capped(
+                        response.headers.get("Content-Length", ""),
+                        response.aiter_bytes(),
+                        MAX_RESPONSE_BYTES,
+                    )
                 finally:
                     await response.aclose()
+                return Reply(response.status_code, response.headers, body)
+        except BodyTooLargeError as exc:
+            raise DownstreamInvalidResponseError(self.name, "response body too large") from exc
         except (TimeoutError, httpx.TimeoutException) as exc:
             # A connect timeout never reached the service: as safe to resend as a refusal.
             raise DownstreamTimeoutError(
@@ -269,26 +328,12 @@ class ServiceClient:
             raise DownstreamUnavailableError(
                 self.name, f"{method} failed: {type(exc).__name__}"
             ) from exc
-        return _Answer(response.status_code, response.headers, body)
 
     def _timeout(self) -> float:
         cap = self._meta.call_cap_seconds
         return self._meta.deadline.timeout_for(cap) if self._meta.deadline else cap
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-            raise DownstreamInvalidResponseError(self.name, "response body too large")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise DownstreamInvalidResponseError(self.name, "response body too large")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _error_for(self, answer: _Answer) -> DownstreamError:
+    def _error_for(self, answer: Reply) -> DownstreamError:
         status = answer.status
         if status == 429:
             return DownstreamRateLimitedError(self.name, _retry_after(answer.headers))
@@ -309,7 +354,7 @@ class ServiceClient:
             return DownstreamUnavailableError(self.name, "refused the service token (401)")
         return DownstreamRejectedError(self.name, status, code, param)
 
-    def _parse(self, answer: _Answer, model: type[ModelT]) -> ModelT:
+    def _parse(self, answer: Reply, model: type[ModelT]) -> ModelT:
         return parse_one(self.name, answer.body, model, one_pass=self._one_pass_json)
 
 
@@ -347,7 +392,7 @@ def _outcome(error: DownstreamError | None) -> str:
     return "unavailable"
 
 
-def _retry_after(headers: httpx.Headers) -> int | None:
+def _retry_after(headers: Mapping[str, str]) -> int | None:
     value = headers.get("Retry-After", "")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 6 else None
 

@@ -42,7 +42,7 @@ from httpx_aiohttp import AiohttpTransport
 from yarl import URL
 
 # As httpcore reads: bounded chunks, so ServiceClient's size cap sees the body as it comes.
-_CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 64 * 1024
 
 # What ServiceClient makes of each (service.py, _exchange): a connect failure or timeout
 # never reached the service and is resent at once; a connection lost or an answer that is
@@ -63,7 +63,9 @@ MAPPING: tuple[tuple[type[aiohttp.ClientError], type[httpx.TransportError]], ...
 )
 
 
-def map_aiohttp_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
+def map_aiohttp_error(
+    exc: aiohttp.ClientError, request: httpx.Request | None
+) -> httpx.TransportError:
     """The httpx error httpx's own transport raises for the same failure; anything not
     known here is a plain TransportError, which ServiceClient never resends."""
     for aiohttp_type, httpx_type in MAPPING:
@@ -73,7 +75,7 @@ def map_aiohttp_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx
 
 
 @contextmanager
-def _mapped(request: httpx.Request) -> Iterator[None]:
+def mapped(request: httpx.Request | None) -> Iterator[None]:
     try:
         yield
     except aiohttp.ClientError as exc:
@@ -81,10 +83,10 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
 
 
 @contextmanager
-def _refused_locally(request: httpx.Request) -> Iterator[None]:
+def refused_locally(request: httpx.Request | None) -> Iterator[None]:
     # aiohttp refuses a header value with CR, LF or NUL (header injection) by a bare
     # ValueError before sending anything; httpx's own transport raises this for it. Used
-    # outside _mapped: aiohttp's certificate errors are ValueErrors too, and connect errors.
+    # outside mapped: aiohttp's certificate errors are ValueErrors too, and connect errors.
     try:
         yield
     except ValueError as exc:
@@ -117,12 +119,16 @@ class ServiceTransport(AiohttpTransport):
         session._retry_connection = False
         return session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def session(self) -> aiohttp.ClientSession:
         if not isinstance(self.client, aiohttp.ClientSession):
             self.client = self.get_client()
+        return self.client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self.session()
         timeout = request.extensions.get("timeout", {})
-        with _refused_locally(request), _mapped(request):
-            response = await self.client.request(
+        with refused_locally(request), mapped(request):
+            response = await session.request(
                 request.method,
                 # As httpx built it: yarl would re-quote (%2C back to a comma), and header
                 # names keep their case.
@@ -143,7 +149,7 @@ class ServiceTransport(AiohttpTransport):
         return httpx.Response(
             response.status,
             headers=response.raw_headers,
-            stream=_Body(response, request),
+            stream=wrap_body(response, request),
             request=request,
             extensions={
                 "http_version": b"HTTP/1.1",
@@ -152,14 +158,18 @@ class ServiceTransport(AiohttpTransport):
         )
 
 
+def wrap_body(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.AsyncByteStream:
+    return _Body(response, request)
+
+
 class _Body(httpx.AsyncByteStream):
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._request):
-            async for chunk in self._response.content.iter_chunked(_CHUNK_BYTES):
+        with mapped(self._request):
+            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
                 yield chunk
 
     async def aclose(self) -> None:

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, cast
 
 from cross_web import HTTPException
+from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -190,6 +191,15 @@ class GraphQLEndpoint:
             return charge.label(admitted)
         return charge.label(await self._run(request, record, principal, admitted, deadline, token))
 
+    def _queries_only(self, admitted: Admitted) -> bool:
+        """Whether every operation the request runs is a query (its cached parse)."""
+        items = admitted if isinstance(admitted, list) else [admitted]
+        return all(
+            item.query is not None
+            and self._weigh.operation_type(item.query, item.operation_name) is OperationType.QUERY
+            for item in items
+        )
+
     def _reader(self, request: Request) -> Reader:
         if request.method == "GET":
 
@@ -229,6 +239,7 @@ class GraphQLEndpoint:
                 deadline,
                 record,
                 whole_page_children=self._whole_page_children,
+                share_reads=self._queries_only(admitted),
             )
         try:
             # Downstream calls already stop at the deadline; this net catches anything

@@ -26,10 +26,10 @@ class _Attempt:
     def finish(self, outcome: str, status: int | None) -> None:
         seconds = time.perf_counter() - self.started
         status_label = str(status) if status is not None else "none"
-        self.metrics.downstream_calls.labels(
+        self.metrics.downstream_calls_by(
             self.service, self.method, self.route, status_label, outcome
         ).inc()
-        self.metrics.downstream_seconds.labels(self.service, self.method).observe(seconds)
+        self.metrics.downstream_seconds_by(self.service, self.method).observe(seconds)
         if self.span is not None:
             if status is not None:
                 self.span.set_attribute("http.response.status_code", status)

@@ -7,12 +7,33 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from app.downstream.breaker import BreakerState
+
+MetricT = TypeVar("MetricT", Counter, Histogram)
+
+
+class Children(Generic[MetricT]):
+    """`metric.labels(*values)`, remembered per label values: prometheus_client checks the
+    values and looks the child up under a lock on every call (about 4 us here; a dashboard
+    asks 14 times). The values come from the same bounded sets as the metric's own
+    children, and nothing removes a child from these metrics."""
+
+    def __init__(self, metric: MetricT) -> None:
+        self._metric: MetricT = metric
+        self._children: dict[tuple[str, ...], MetricT] = {}
+
+    def __call__(self, *values: str) -> MetricT:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
 
 _OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_OPERATION_LABELS = 200
@@ -71,6 +92,10 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.requests_by = Children(self.requests)
+        self.request_seconds_by = Children(self.request_seconds)
+        self.downstream_calls_by = Children(self.downstream_calls)
+        self.downstream_seconds_by = Children(self.downstream_seconds)
         self.idempotency = Counter(
             "gateway_idempotency_outcomes",
             "Idempotency key claims by outcome: new, replay, reused (conflict), in_use.",

@@ -66,8 +66,8 @@ def finish_request(record: RequestRecord, metrics: Metrics, status: int) -> None
     seconds = time.perf_counter() - record.started
     outcome = record.outcome(status)
     operation = metrics.operation_label(record.operation_name)
-    metrics.requests.labels(operation, outcome).inc()
-    metrics.request_seconds.labels(operation).observe(seconds)
+    metrics.requests_by(operation, outcome).inc()
+    metrics.request_seconds_by(operation).observe(seconds)
     logger.info(
         "graphql request",
         extra={
@@ -82,6 +82,7 @@ def finish_request(record: RequestRecord, metrics: Metrics, status: int) -> None
             "downstream_attempts": record.tally.attempts,
             "downstream_retries": record.tally.retries,
             "downstream_failures": record.tally.failures,
+            "downstream_joined": record.tally.joined,
         },
     )
     if record.span is not None:

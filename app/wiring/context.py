@@ -33,7 +33,10 @@ def build_context(
     record: RequestRecord,
     *,
     whole_page_children: bool = True,
+    share_reads: bool = False,
 ) -> Context:
+    """`share_reads`: the request runs queries only, so its reads may share identical ones
+    in flight for other requests (app/downstream/coalesce.py); a mutation's never do."""
     meta = CallMeta(
         request_id=request_id,
         traceparent=record.traceparent,
@@ -43,8 +46,10 @@ def build_context(
     )
 
     def make_reads() -> ReadService:
-        invoicing = InvoicingClient(ServiceClient(resources.invoicing, meta))
-        payments = PaymentsClient(ServiceClient(resources.payments, meta))
+        invoicing = InvoicingClient(
+            ServiceClient(resources.invoicing, meta, share_reads=share_reads)
+        )
+        payments = PaymentsClient(ServiceClient(resources.payments, meta, share_reads=share_reads))
         return ReadService(
             principal,
             Loaders(invoicing, payments),

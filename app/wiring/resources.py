@@ -16,9 +16,11 @@ import httpx
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from app.auth.jwks import JwksCache
+from app.auth.verified import DEFAULT_SIZE as DEFAULT_VERIFIED_TOKENS
 from app.auth.verifier import JwtConfig, JwtVerifier
 from app.core.settings import Settings
 from app.downstream.breaker import BreakerState, CircuitBreaker
+from app.downstream.coalesce import SingleFlight
 from app.downstream.retry import RetryPolicy
 from app.downstream.service import Channel, build_http_client
 from app.persisted.manifest import load_manifest
@@ -105,6 +107,10 @@ async def open_resources(
     clock: Clock | None = None,
     *,
     one_pass_json: bool = True,
+    direct_reads: bool = True,
+    lazy_retries: bool = True,
+    verified_tokens: int = DEFAULT_VERIFIED_TOKENS,
+    single_flight: bool = True,
 ) -> AsyncIterator[Resources]:
     transports = transports or {}
     metrics = Metrics()
@@ -133,6 +139,7 @@ async def open_resources(
                 _secret(token),
                 transport=transports.get(name),
                 timeout_seconds=settings.request_timeout_seconds,
+                direct_reads=direct_reads,
             )
             clients[name] = await stack.enter_async_context(client)
         idp_http = await stack.enter_async_context(
@@ -157,6 +164,7 @@ async def open_resources(
                 ),
             ),
             JwksCache(idp_http, str(settings.jwt_jwks_url)),
+            verified_tokens=verified_tokens,
         )
         channels = {
             name: Channel(
@@ -171,6 +179,8 @@ async def open_resources(
                 policy,
                 observer,
                 one_pass_json=one_pass_json,
+                lazy_retries=lazy_retries,
+                flights=SingleFlight() if single_flight else None,
             )
             for name, client in clients.items()
         }

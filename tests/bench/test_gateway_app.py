@@ -35,6 +35,10 @@ EXPECTED_LEVERS = {
     "loadsjson": dataclasses.replace(SERVED, one_pass_json=False),
     "fullexecutor": dataclasses.replace(SERVED, lean_executor=False),
     "nolevels": dataclasses.replace(SERVED, whole_page_children=False),
+    "httpxreads": dataclasses.replace(SERVED, direct_reads=False),
+    "eagerretries": dataclasses.replace(SERVED, lazy_retries=False),
+    "nojwtcache": dataclasses.replace(SERVED, verified_tokens=0),
+    "nosingleflight": dataclasses.replace(SERVED, single_flight=False),
     "untuned+gc10k": dataclasses.replace(SERVED, gc_young_threshold=None),
     "nolevels+loadsjson+fullexecutor": Levers(
         lean_executor=False,

@@ -74,8 +74,10 @@ class Rig:
     breaker: CircuitBreaker
 
 
-@pytest.fixture
-async def rig_factory() -> AsyncIterator[Callable[..., Rig]]:
+@pytest.fixture(params=[True, False], ids=["lazy-retries", "eager-retries"])
+async def rig_factory(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Rig]]:
+    # Every scenario both ways: the first attempt outside tenacity (the default) and
+    # every attempt inside it; the waits, stops, callbacks and errors must not differ.
     opened: list[httpx.AsyncClient] = []
 
     def make(
@@ -91,7 +93,12 @@ async def rig_factory() -> AsyncIterator[Callable[..., Rig]]:
         breaker = CircuitBreaker("payments", failure_threshold=threshold, open_seconds=30)
         # Backoff pinned to zero: these tests count attempts, not seconds.
         channel = Channel(
-            "payments", http, breaker, policy or RetryPolicy(jitter=lambda: 0.0), observer
+            "payments",
+            http,
+            breaker,
+            policy or RetryPolicy(jitter=lambda: 0.0),
+            observer,
+            lazy_retries=request.param,
         )
         tally = CallTally()
         meta = CallMeta(

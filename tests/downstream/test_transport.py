@@ -13,6 +13,7 @@ import json
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,22 @@ EMPTY = json.dumps({"object": "list", "has_more": False, "data": []}).encode()
 JSON = {"Content-Type": "application/json"}
 ATTEMPTS = 3
 
-Via = Callable[[], httpx.AsyncBaseTransport | None]
+
+@dataclass(frozen=True)
+class Via:
+    """How a test's client reaches the service: `shipped`, GETs straight onto aiohttp
+    (app/downstream/direct.py) and writes through httpx over aiohttp; `aiohttp-httpx`,
+    every call through httpx's objects over aiohttp; `httpcore`, httpx's own transport,
+    the reference the others must match."""
+
+    transport: Callable[[], httpx.AsyncBaseTransport | None]
+    direct_reads: bool = True
+
+
 VIAS: dict[str, Via] = {
-    "shipped": lambda: None,
-    "httpcore": lambda: httpx.AsyncHTTPTransport(limits=SERVICE_LIMITS, trust_env=False),
+    "shipped": Via(lambda: None),
+    "aiohttp-httpx": Via(lambda: None, direct_reads=False),
+    "httpcore": Via(lambda: httpx.AsyncHTTPTransport(limits=SERVICE_LIMITS, trust_env=False)),
 }
 
 
@@ -70,7 +83,13 @@ async def clients() -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
     opened: list[httpx.AsyncClient] = []
 
     def make(url: str, via: Via = VIAS["shipped"], timeout_seconds: float = 5) -> httpx.AsyncClient:
-        client = build_http_client(url, TOKEN, transport=via(), timeout_seconds=timeout_seconds)
+        client = build_http_client(
+            url,
+            TOKEN,
+            transport=via.transport(),
+            timeout_seconds=timeout_seconds,
+            direct_reads=via.direct_reads,
+        )
         opened.append(client)
         return client
 
@@ -421,7 +440,7 @@ async def test_requests_go_out_byte_for_byte_as_httpx_own_transport_sent_them(
 
     # then the same bytes: the query as httpx encoded it, header names in their case, the
     # cookie once (httpx keeps cookies; aiohttp's jar is off)
-    assert sent["shipped"] == sent["httpcore"]
+    assert sent["shipped"] == sent["aiohttp-httpx"] == sent["httpcore"]
     assert sent["shipped"][0].startswith(b"GET /v1/businesses?ids=biz_a%2Cbiz_b HTTP/1.1\r\n")
     assert sent["shipped"][1].count(b"sid=1") == 1
     # and no Content-Type on the write without a body (aiohttp would add octet-stream)
@@ -641,3 +660,85 @@ async def test_each_aiohttp_failure_maps_to_what_httpx_raises_for_it(
     # then the boundary's error, resent at once only when transient
     assert (type(raised), raised.transient) == (outcome, transient)
     assert tally.attempts == (ATTEMPTS if transient else 1)
+
+
+# --- the direct path for reads (app/downstream/direct.py) -----------------------------
+
+
+async def test_a_plain_read_builds_no_httpx_request_and_an_unusual_one_does(
+    clients: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the shipped client, with httpx's request building counted
+    async with Loopback(ok) as server:
+        http = clients(server.url)
+        built: list[str] = []
+        build = http.build_request
+
+        def counted(method: str, url: Any, **kwargs: Any) -> httpx.Request:
+            built.append(str(url))
+            return build(method, url, **kwargs)
+
+        monkeypatch.setattr(http, "build_request", counted)
+        client = service(http, CallTally())
+
+        # when a plain read, a read whose query httpx must encode and a write are sent
+        await read(client)
+        await client.get("/v1/balances", {"q": "a b"}, ListEnvelope[Business])
+        await client.post("/v1/payments", {"a": 1}, ListEnvelope[Business], idempotency_key="k")
+
+    # then only the last two went through httpx's objects
+    assert built == ["/v1/balances", "/v1/payments"]
+    assert len(server.requests) == 3
+
+
+async def test_reads_httpx_must_encode_and_reads_after_a_cookie_go_out_alike(
+    clients: Callable[..., httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a service by name that sets a cookie on its first answer
+    loop = asyncio.get_running_loop()
+    lookup = loop.getaddrinfo
+
+    async def loopback(host: str, *args: Any, **kwargs: Any) -> Any:
+        return await lookup("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", loopback)
+    answered = 0
+
+    async def cookie_once(exchange: Exchange) -> None:
+        nonlocal answered
+        answered += 1
+        extra = {"Set-Cookie": "sid=1; Path=/"} if answered == 1 else {}
+        await exchange.answer(200, EMPTY, {**JSON, **extra})
+
+    sent: dict[str, list[bytes]] = {}
+    for name, via in VIAS.items():
+        answered = 0
+        async with Loopback(cookie_once) as server:
+            client = service(clients(f"http://payments.test:{server.port}/base", via), CallTally())
+            # when reads with a dot segment, a space, a non-ASCII value and an empty
+            # value are sent, then a plain read once the cookie is kept
+            await client.get("/v1/./balances", {}, ListEnvelope[Business])
+            await client.get(
+                "/v1/balances", {"q": "a b", "n": "é", "e": ""}, ListEnvelope[Business]
+            )
+            await client.get("/v1/balances", {"ids": "a,b~c.d-e_f"}, ListEnvelope[Business])
+        port = str(server.port).encode()
+        sent[name] = [e.head.replace(port, b"PORT") + e.body for e in server.requests]
+
+    # then every path sent the same bytes, the kept cookie on the later reads
+    assert sent["shipped"] == sent["aiohttp-httpx"] == sent["httpcore"]
+    assert [b"sid=1" in request for request in sent["shipped"]] == [False, True, True]
+    assert sent["shipped"][2].startswith(b"GET /base/v1/balances?ids=a%2Cb~c.d-e_f HTTP/1.1")
+
+
+async def test_a_closed_client_refuses_a_read_on_either_path(
+    clients: Callable[..., httpx.AsyncClient], via: Via
+) -> None:
+    async with Loopback(ok) as server:
+        http = clients(server.url, via)
+        await http.aclose()
+
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            await read(service(http, CallTally()))
+
+    assert server.requests == []

@@ -89,6 +89,7 @@ async def test_each_request_leaves_one_json_line_without_the_token(
         "downstream_attempts": 3,
         "downstream_retries": 1,
         "downstream_failures": 1,
+        "downstream_joined": 0,
     }
     # and no log line of the whole request carries the token, in any form
     formatter = JsonFormatter()

@@ -19,8 +19,9 @@ downstream call.
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from functools import lru_cache, partial
 
@@ -38,7 +39,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from app.schema.limits.config import Limits
-from app.schema.limits.cost import analyse_cost
+from app.schema.limits.cost import CostAnalysis, analyse_cost
 from app.schema.limits.error_cap import too_complex
 from app.schema.limits.measure import count_directives, count_fields, shape
 from app.schema.limits.tokens import count_tokens
@@ -47,6 +48,9 @@ from app.schema.limits.tokens import count_tokens
 # shows the first few and counts the rest.
 VALIDATION_MAX_ERRORS = 100
 Rules = tuple[type[ASTValidationRule], ...]
+# Variables longer than this (as JSON) are not remembered with a cost: worked out again.
+_MAX_REMEMBERED_VARIABLES = 1024
+_COSTS_KEPT = 64
 
 
 class DocumentChecks:
@@ -61,10 +65,51 @@ class DocumentChecks:
         self.parse: Callable[[str], DocumentNode] = lru_cache(maxsize)(
             partial(parse, max_tokens=limits.max_tokens)
         )
+        # The cost walk, once per request: admission weighs a request (weigh.py) with
+        # the inputs the validation step then checks; keyed by the parsed document (the
+        # same object from the parse cache), its variables and operation.
+        self._costs: OrderedDict[
+            tuple[int, int, str | None, int, str], tuple[object, object, CostAnalysis]
+        ] = OrderedDict()
         # Counted once per text: admission, the weight and the parse step all ask.
         self.tokens: Callable[[str], int] = lru_cache(maxsize)(
             partial(count_tokens, stop_after=limits.max_tokens + 1)
         )
+
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, object] | None,
+        operation_name: str | None,
+    ) -> CostAnalysis:
+        """analyse_cost, worked out once for the same schema, document, variables and
+        operation asked again while remembered (the last 64; an analysis with errors is
+        not kept: its errors go into one answer only)."""
+        introspection = self.limits.introspection_cost
+        try:
+            shown = json.dumps(variables, sort_keys=True) if variables else ""
+        except (TypeError, ValueError):
+            shown = None
+        if shown is None or len(shown) > _MAX_REMEMBERED_VARIABLES:
+            return analyse_cost(
+                document, variables, operation_name, schema, introspection_cost=introspection
+            )
+        key = (id(schema), id(document), operation_name, introspection, shown)
+        kept = self._costs.get(key)
+        # The objects themselves are kept with the analysis: an id is only theirs while
+        # they live.
+        if kept is not None and kept[0] is schema and kept[1] is document:
+            self._costs.move_to_end(key)
+            return kept[2]
+        analysis = analyse_cost(
+            document, variables, operation_name, schema, introspection_cost=introspection
+        )
+        if not analysis.page_size_errors:
+            self._costs[key] = (schema, document, analysis)
+            if len(self._costs) > _COSTS_KEPT:
+                self._costs.popitem(last=False)
+        return analysis
 
     def too_many_tokens(self, query: str) -> bool:
         """Over the token limit, known without parsing (app/schema/limits/tokens.py)."""
@@ -178,12 +223,8 @@ class DocumentLimits(SchemaExtension):
                 sent = context._provided_operation_name
                 errors = operation_selection_errors(document, sent)
             if not errors:
-                analysis = analyse_cost(
-                    document,
-                    context.variables,
-                    context.operation_name,
-                    schema,
-                    introspection_cost=self._limits.introspection_cost,
+                analysis = self._checks.cost(
+                    schema, document, context.variables, context.operation_name
                 )
                 self.cost = analysis.cost
                 if analysis.page_size_errors:

@@ -31,7 +31,6 @@ from graphql import (
     specified_rules,
 )
 
-from app.schema.limits.cost import analyse_cost
 from app.schema.limits.extension import DocumentChecks, operation_selection_errors
 from app.schema.limits.tokens import count_tokens
 
@@ -89,13 +88,7 @@ class CostWeigher:
             return 1
         if operation_selection_errors(document, operation_name):
             return 1
-        analysis = analyse_cost(
-            document,
-            variables,
-            operation_name,
-            self._schema,
-            introspection_cost=self._checks.limits.introspection_cost,
-        )
+        analysis = self._checks.cost(self._schema, document, variables, operation_name)
         if analysis.page_size_errors or analysis.cost > self._max_cost:
             return 1  # refused as BAD_USER_INPUT or QUERY_TOO_COMPLEX: nothing runs
         return analysis.cost
