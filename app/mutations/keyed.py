@@ -20,7 +20,7 @@ from app.idempotency.store import ClaimOutcome, IdempotencyStore, Lease, LeaseLo
 from app.mutations.authority import Authority
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, problem
 from app.mutations.placement import read_failed, unavailable
-from app.mutations.refusals import rejection, taken_over
+from app.mutations.refusals import key_reused, rejection, taken_over
 from app.residency.regions import DATABASE_ERRORS, is_unreachable
 
 logger = logging.getLogger("gateway.mutations")
@@ -52,12 +52,7 @@ class KeyedRun:
             logger.warning("records unreachable at claim", extra={"operation": operation})
             return unavailable()
         if claim.outcome is ClaimOutcome.REUSED:
-            return problem(
-                ProblemCode.IDEMPOTENCY_KEY_REUSED,
-                "This idempotency key was already used with different input.",
-                "input",
-                "idempotencyKey",
-            )
+            return key_reused()
         if claim.outcome is ClaimOutcome.IN_USE:
             return problem(
                 ProblemCode.IDEMPOTENCY_KEY_IN_USE,

@@ -39,6 +39,7 @@ from app.idempotency.keys import downstream_key
 from app.idempotency.store import IdempotencyStore, Lease
 from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, UserProblem, problem
 from app.mutations.pay_checks import check_charge, pending_refusal, refusal_of, with_invoice
+from app.mutations.refusals import downstream_key_reused
 from app.outbox.store import OutboxStore
 from app.settlement.holds import chargeable, holding
 from app.settlement.store import Taken, WatchStore
@@ -205,6 +206,11 @@ class PayInvoiceSaga:
                 )
                 refused.objects.update(with_invoice(state))
                 return await self._finish(lease, state, refused)
+            if exc.code == "idempotency_key_reused":
+                # Nothing was charged; paused, it would hold the invoice for ever.
+                reused = downstream_key_reused()
+                reused.objects.update(with_invoice(state))
+                return await self._finish(lease, state, reused)
             raise
         check_charge(payment, body)
         if payment.status == "failed":

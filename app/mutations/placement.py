@@ -30,6 +30,7 @@ from app.mutations.outcomes import UNAVAILABLE_MESSAGE, Outcome, ProblemCode, pr
 from app.reads.service import ReadService
 from app.residency.jurisdictions import Jurisdictions
 from app.residency.regions import (
+    DATABASE_ERRORS,
     Region,
     Regions,
     RegionUnavailableError,
@@ -38,6 +39,12 @@ from app.residency.regions import (
 )
 
 logger = logging.getLogger("gateway.residency")
+
+# How long a key lookup waits for one region's database. The lookup asks every region
+# (the key may be in any), so a region that hangs (a partition drops packets, nothing is
+# refused; asyncpg's own connect timeout is 60 s) would otherwise hold every other
+# region's mutations up to the request deadline. As long as /readyz's check.
+LOOKUP_TIMEOUT_SECONDS = 2.0
 
 # The mutation's subject: its business id, or why there is none to act on.
 Subject = Callable[[], Awaitable[str | Outcome]]
@@ -62,7 +69,7 @@ class Placement:
         not: it may be there."""
         regions = self._regions.all
         answers = await asyncio.gather(
-            *(region.idempotency.lookup(scope_digest, key) for region in regions),
+            *(_bounded(region.idempotency.lookup(scope_digest, key)) for region in regions),
             return_exceptions=True,
         )
         down: list[Region] = []
@@ -70,12 +77,17 @@ class Placement:
             if isinstance(answer, KeyRecord):
                 return region, answer
             if isinstance(answer, BaseException):
-                if not is_unreachable(answer):
+                if not isinstance(answer, DATABASE_ERRORS):
                     raise answer
-                logger.warning("region unreachable", extra={"region": region.name})
+                # A read that changes nothing: whatever stopped it, this region could
+                # not say whether it has the key; the others still may.
+                logger.warning(
+                    "region unreachable",
+                    extra={"region": region.name, "unreachable": is_unreachable(answer)},
+                )
                 down.append(region)
         if down:
-            raise RegionUnavailableError(down[0].name)
+            raise RegionUnavailableError("+".join(r.name for r in down), down)
         return None
 
     async def region_for(
@@ -85,18 +97,18 @@ class Placement:
         single = self._regions.single
         if single is not None:
             return single
-        down: str | None = None
+        down: tuple[Region, ...] = ()
         try:
             found = await self.find(scope_digest, key)
         except RegionUnavailableError as exc:
-            found, down = None, exc.region
+            found, down = None, exc.regions
         if found is not None:
             return found[0]
         business = await subject()
         if isinstance(business, Outcome):
             return business
         region = await self.region_of(business, _SUBJECT_FIELD[operation])
-        if isinstance(region, Region) and region.name == down:
+        if isinstance(region, Region) and region in down:
             return unavailable()
         return region
 
@@ -149,6 +161,11 @@ class Placement:
             return _not_found(operation) if payment is None else payment.business_id
 
         return subject
+
+
+async def _bounded(lookup: Awaitable[KeyRecord | None]) -> KeyRecord | None:
+    async with asyncio.timeout(LOOKUP_TIMEOUT_SECONDS):
+        return await lookup
 
 
 _SUBJECT_FIELD = {

@@ -29,6 +29,15 @@ _BUSINESS_CODES = {
 }
 
 
+def key_reused() -> Outcome:
+    return problem(
+        ProblemCode.IDEMPOTENCY_KEY_REUSED,
+        "This idempotency key was already used with different input.",
+        "input",
+        "idempotencyKey",
+    )
+
+
 def taken_over() -> Outcome:
     """This request stalled past its lease and another (a retry or the relay) took the
     key over: that one finishes the work, with the same downstream keys."""
@@ -53,11 +62,22 @@ def rejection(exc: DownstreamRejectedError, id_field: str) -> Outcome | None:
         return problem(ProblemCode.NOT_FOUND, "Not found.", "input", id_field)
     if exc.status == 400 and exc.code == "invalid_request":
         return problem(ProblemCode.INVALID_INPUT, "The request was refused as invalid.", "input")
-    # idempotency_key_in_use is retryable; idempotency_key_reused would mean our derived
-    # key met another body: not the caller's fault, and not to be stored.
     if exc.code == "idempotency_key_reused":
-        logger.error("derived downstream key reused with another body", extra={"code": exc.code})
+        return downstream_key_reused()
+    # idempotency_key_in_use is retryable.
     return None
+
+
+def downstream_key_reused() -> Outcome:
+    """A downstream key derived from the caller's key met another body: the service did
+    nothing. A step's body is fixed before it is first sent (it is in the key's state),
+    so the other body is the same client key's use for another subject, claimed in
+    another region's database (app/residency/: the two claims cannot see each other
+    while that region is down, or when both arrive at once). Definitive: stored and
+    replayed as the reuse it is, so nothing stays paused (a payInvoice would otherwise
+    hold its invoice's payment lock for ever)."""
+    logger.warning("downstream key met another body: key reused across regions")
+    return key_reused()
 
 
 _MESSAGES = {

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import migrate
@@ -29,35 +30,40 @@ RECORDS_SERVICE = "records"
 class RegionUnavailableError(DownstreamUnavailableError):
     """The database holding a region's records cannot be reached: nothing was done."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, regions: Iterable[Region] = ()) -> None:
         super().__init__(RECORDS_SERVICE, f"region {region} database unreachable")
         self.region = region
+        # Every region that could not answer (the placement refuses a subject in any).
+        self.regions = tuple(regions)
 
 
 # What a database that cannot be reached raises (asyncpg's refused connection surfaces as
-# a bare OSError); is_unreachable tells them from a refused statement.
-DATABASE_ERRORS = (OSError, TimeoutError, DBAPIError)
+# a bare OSError, a full pool as SQLAlchemy's own TimeoutError); is_unreachable tells
+# them from a refused statement.
+DATABASE_ERRORS = (OSError, TimeoutError, DBAPIError, PoolTimeoutError)
+
+# SQLSTATE prefixes PostgreSQL answers with when it will not serve a connection:
+# connection exceptions (08), credentials refused (28), insufficient resources (53: too
+# many connections), operator intervention (57P: shutting down, cannot connect now), the
+# database gone (3D000). asyncpg's errors reach SQLAlchemy as its generic Error, not
+# marked invalidated, so only their SQLSTATE tells a region mid-restart from a bug.
+_UNREACHABLE_SQLSTATES = ("08", "28", "53", "57P", "3D000")
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    """A database that cannot be reached (refused, reset, timed out), as opposed to a
-    statement it refused: only the first says "try again later, nothing was done"."""
-    if isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError):
+    """A database that cannot be reached (refused, reset, timed out, not serving), as
+    opposed to a statement it refused: only the first says "try again later, nothing
+    was done"."""
+    if isinstance(
+        exc, OSError | TimeoutError | PoolTimeoutError | OperationalError | InterfaceError
+    ):
         return True
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:
         return True
-    # A server restarting answers before it closes: "cannot connect now", "terminating
-    # connection due to administrator command" (asyncpg's errors reach SQLAlchemy as its
-    # generic Error, so only their SQLSTATE tells).
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES)
-
-
-# Connection exceptions (08), insufficient resources (53: too many connections) and
-# operator intervention (57P: shutdown, cannot connect now).
-_UNREACHABLE_SQLSTATES = ("08", "53", "57P")
 
 
 @dataclass(frozen=True, slots=True)
