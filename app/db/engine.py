@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+CONNECT_TIMEOUT_SECONDS = 5.0
+
 
 def is_sqlite(database_url: str) -> bool:
     return make_url(database_url).get_backend_name() == "sqlite"
@@ -23,8 +25,10 @@ def create_engine(database_url: str) -> AsyncEngine:
             pool_size=10,
             max_overflow=10,
             pool_pre_ping=True,
-            # A stuck statement must not hold a request past its deadline.
-            connect_args={"command_timeout": 10},
+            # A stuck statement must not hold a request past its deadline, nor a database
+            # that accepts no connection (a partition drops packets: asyncpg's own
+            # connect timeout is 60 s) hold the start or a worker's round that long.
+            connect_args={"command_timeout": 10, "timeout": CONNECT_TIMEOUT_SECONDS},
         )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

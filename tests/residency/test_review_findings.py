@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app.db.engine import CONNECT_TIMEOUT_SECONDS
 from app.residency.regions import is_unreachable
 from sandbox.seed import GB_BUSINESS_ID, GB_OPEN_INVOICE_ID, IN_BUSINESS_ID, IN_OPEN_INVOICE_ID
 from tests.mutations.helpers import codes, lock_rows, pay, pay_answer
@@ -221,6 +222,20 @@ class _RefusedError(Exception):
     def __init__(self, sqlstate: str) -> None:
         super().__init__(sqlstate)
         self.sqlstate = sqlstate
+
+
+async def test_a_hung_region_database_delays_the_start_by_the_connect_timeout_at_most(
+    region_databases: dict[str, str], gateway_factory: GatewayFactory
+) -> None:
+    async with proxied(region_databases["IN"]) as (proxy, in_url):
+        # given India's database accepts no connection (a partition) as the gateway starts
+        proxy.set("hang")
+        started = time.monotonic()
+        # when it starts (the table feed reads each region's end of domain_events)
+        await gateway_factory({"GB": region_databases["GB"], "IN": in_url})
+        # then it is up within the connect timeout, not asyncpg's default 60 s
+        assert time.monotonic() - started < CONNECT_TIMEOUT_SECONDS + 5
+        proxy.set("up")
 
 
 @pytest.mark.parametrize(
