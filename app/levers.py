@@ -19,6 +19,9 @@ class Levers:
     # app/schema/executor.py's short path for plain fields (build_schema, through
     # GraphQLEndpoint); off: every field through graphql-core's executor.
     lean_executor: bool = True
+    # app/schema/compiled/'s plan per known document (build_schema, through
+    # GraphQLEndpoint); off: the short path above alone. Needs lean_executor.
+    compiled_plans: bool = True
     # An invoice page reads its invoices' customers, payments and refunds for the whole
     # page (ReadService, through build_context); off: each field loads its own.
     whole_page_children: bool = True

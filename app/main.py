@@ -85,6 +85,7 @@ def create_app(
         # "Did you mean ...?" names fields and values: development only.
         hide_suggestions=not settings.is_development,
         lean_executor=levers.lean_executor,
+        compiled_plans=levers.compiled_plans,
         whole_page_children=levers.whole_page_children,
         live=live,
         allowed_origins=settings.cors_origins,

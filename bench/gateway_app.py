@@ -12,6 +12,8 @@ and nothing here assigns to anything in `app`.
   app/downstream/service.py validated them in one pass (`one_pass_json=False`);
 - fullexecutor: every field through graphql-core's executor, without app/schema/executor.py's
   short path for plain fields (`lean_executor=False`);
+- nocompiled: without app/schema/compiled/'s plans per known document, the short path
+  alone (`compiled_plans=False`);
 - nolevels: invoice pages do not read their children for the whole page; each invoice's
   customer, payments and refunds are loaded field by field (`whole_page_children=False`);
 - nosniffio: `import sniffio` fails, as on an install without it. Not a lever of the
@@ -45,6 +47,7 @@ VARIANTS = {
     "nolevels": ("BENCH_GATEWAY_NO_LEVELS", "1"),
     "loadsjson": ("BENCH_GATEWAY_LOADS_JSON", "1"),
     "fullexecutor": ("BENCH_GATEWAY_FULL_EXECUTOR", "1"),
+    "nocompiled": ("BENCH_GATEWAY_NO_COMPILED", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -80,6 +83,7 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
     return dataclasses.replace(
         served,
         lean_executor=environ.get("BENCH_GATEWAY_FULL_EXECUTOR") != "1",
+        compiled_plans=environ.get("BENCH_GATEWAY_NO_COMPILED") != "1",
         whole_page_children=environ.get("BENCH_GATEWAY_NO_LEVELS") != "1",
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
         gc_young_threshold=threshold,

@@ -35,6 +35,7 @@ EXPECTED_LEVERS = {
     "loadsjson": dataclasses.replace(SERVED, one_pass_json=False),
     "fullexecutor": dataclasses.replace(SERVED, lean_executor=False),
     "nolevels": dataclasses.replace(SERVED, whole_page_children=False),
+    "nocompiled": dataclasses.replace(SERVED, compiled_plans=False),
     "untuned+gc10k": dataclasses.replace(SERVED, gc_young_threshold=None),
     "nolevels+loadsjson+fullexecutor": Levers(
         lean_executor=False,
