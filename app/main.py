@@ -86,6 +86,7 @@ def create_app(
         hide_suggestions=not settings.is_development,
         lean_executor=levers.lean_executor,
         compiled_plans=levers.compiled_plans,
+        compiled_guards=levers.compiled_guards,
         whole_page_children=levers.whole_page_children,
         live=live,
         allowed_origins=settings.cors_origins,

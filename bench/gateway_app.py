@@ -14,6 +14,8 @@ and nothing here assigns to anything in `app`.
   short path for plain fields (`lean_executor=False`);
 - nocompiled: without app/schema/compiled/'s plans per known document, the short path
   alone (`compiled_plans=False`);
+- noguards: compiled plans, but the guarded fields through Strawberry's resolver wrapper
+  and Info, as in the plans' first version (`compiled_guards=False`);
 - nolevels: invoice pages do not read their children for the whole page; each invoice's
   customer, payments and refunds are loaded field by field (`whole_page_children=False`);
 - nosniffio: `import sniffio` fails, as on an install without it. Not a lever of the
@@ -48,6 +50,7 @@ VARIANTS = {
     "loadsjson": ("BENCH_GATEWAY_LOADS_JSON", "1"),
     "fullexecutor": ("BENCH_GATEWAY_FULL_EXECUTOR", "1"),
     "nocompiled": ("BENCH_GATEWAY_NO_COMPILED", "1"),
+    "noguards": ("BENCH_GATEWAY_NO_GUARDS", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -84,6 +87,7 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
         served,
         lean_executor=environ.get("BENCH_GATEWAY_FULL_EXECUTOR") != "1",
         compiled_plans=environ.get("BENCH_GATEWAY_NO_COMPILED") != "1",
+        compiled_guards=environ.get("BENCH_GATEWAY_NO_GUARDS") != "1",
         whole_page_children=environ.get("BENCH_GATEWAY_NO_LEVELS") != "1",
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
         gc_young_threshold=threshold,

@@ -72,6 +72,7 @@ class GraphQLEndpoint:
         hide_suggestions: bool = True,
         lean_executor: bool = True,
         compiled_plans: bool = True,
+        compiled_guards: bool = True,
         whole_page_children: bool = True,
         live: LiveHolder | None = None,
         allowed_origins: Sequence[str] = (),
@@ -88,6 +89,7 @@ class GraphQLEndpoint:
             checks=checks,
             lean_executor=lean_executor,
             compiled=compiled_plans,
+            compiled_guards=compiled_guards,
         )
         schema.count_compiled_fallback = self._count_compiled_fallback
         # Rate limits charge a request its cost, from the checks execution reuses.

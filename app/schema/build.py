@@ -14,7 +14,7 @@ from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app.schema.compiled import CompiledExecutor
+from app.schema.compiled import CompiledExecutor, WrappedGuardsExecutor
 from app.schema.error_policy import ErrorPolicy
 from app.schema.executor import LeanExecutor
 from app.schema.limits.config import Limits
@@ -80,13 +80,15 @@ def build_schema(
     checks: DocumentChecks | None = None,
     lean_executor: bool = True,
     compiled: bool = True,
+    compiled_guards: bool = True,
 ) -> GatewaySchema:
     """`lean_executor=False` runs every field through graphql-core's executor (Strawberry's
     own execution context), without app/schema/executor.py's short path: the benchmark
     prices the short path with it (bench/gateway_app.py, `fullexecutor`). Both answer
     introspection from what the token's scopes reach (app/schema/visibility.py).
     `compiled=False` (with the short path on) runs without app/schema/compiled/'s plans:
-    the benchmark prices them with it (`nocompiled`)."""
+    the benchmark prices them with it (`nocompiled`). `compiled_guards=False` keeps
+    Strawberry's resolver wrapper for the guarded fields within the plans (`noguards`)."""
     limits = limits or Limits()
     checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
     schema = GatewaySchema(
@@ -94,7 +96,9 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[Business, Customer, Invoice, Payment, Refund],
-        execution_context_class=_executor_class(lean_executor=lean_executor, compiled=compiled),
+        execution_context_class=_executor_class(
+            lean_executor=lean_executor, compiled=compiled, compiled_guards=compiled_guards
+        ),
         # Factories, not instances: each execution gets its own extension object. The
         # order matters: each one's work after the operation runs in reverse order, so the
         # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.
@@ -112,7 +116,11 @@ def build_schema(
     return schema
 
 
-def _executor_class(*, lean_executor: bool, compiled: bool) -> type[ScopedIntrospection]:
+def _executor_class(
+    *, lean_executor: bool, compiled: bool, compiled_guards: bool
+) -> type[ScopedIntrospection]:
     if not lean_executor:
         return ScopedIntrospection
-    return CompiledExecutor if compiled else LeanExecutor
+    if not compiled:
+        return LeanExecutor
+    return CompiledExecutor if compiled_guards else WrappedGuardsExecutor

@@ -36,6 +36,7 @@ EXPECTED_LEVERS = {
     "fullexecutor": dataclasses.replace(SERVED, lean_executor=False),
     "nolevels": dataclasses.replace(SERVED, whole_page_children=False),
     "nocompiled": dataclasses.replace(SERVED, compiled_plans=False),
+    "noguards": dataclasses.replace(SERVED, compiled_guards=False),
     "untuned+gc10k": dataclasses.replace(SERVED, gc_young_threshold=None),
     "nolevels+loadsjson+fullexecutor": Levers(
         lean_executor=False,

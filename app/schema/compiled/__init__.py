@@ -20,6 +20,6 @@ documents with generated downstream data and failures.
 """
 
 from app.schema.compiled.reasons import Fallback
-from app.schema.compiled.run import CompiledExecutor
+from app.schema.compiled.run import CompiledExecutor, WrappedGuardsExecutor
 
-__all__ = ["CompiledExecutor", "Fallback"]
+__all__ = ["CompiledExecutor", "Fallback", "WrappedGuardsExecutor"]

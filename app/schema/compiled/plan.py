@@ -11,7 +11,7 @@ graphql-core's per-value dispatch on the type. The walk itself is app/schema/com
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from graphql.execution.executor import invalid_return_type_error
 from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode, VariableNode
 
+from app.schema.compiled.guarded import Guarded, field_def_definition, guarded_resolver
 from app.schema.executor import plain_reader
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ class Step:
     return_type: GraphQLOutputType
     # A plain field's reader (no info, no resolver wrapper), else None.
     read: Callable[[Any], Any] | None
+    # A guarded field's rules and resolver, called with a LazyInfo (guarded.py), else None.
+    guarded: Guarded | None
+    definition: Any
+    field_name: str
     resolve: GraphQLFieldResolver
     # Literal arguments, coerced once; None: coerced per call (variables, or a failure
     # graphql-core reports at each object).
@@ -86,9 +91,11 @@ def build_steps(
         field_def = schema.get_field(parent_type, node.name.value)
         if field_def is None:  # graphql-core answers nothing for it either
             continue
-        read = None
+        read = guarded = None
         if not field_def.args and not node.arguments and not _needs_info(field_def.type):
             read = plain_reader(schema, field_def)
+        if read is None and executor.guard_fields and not node.arguments:
+            guarded = guarded_resolver(schema, field_def)
         steps.append(
             Step(
                 key=key,
@@ -98,6 +105,9 @@ def build_steps(
                 nodes=[details.node for details in field_details_list],
                 return_type=field_def.type,
                 read=read,
+                guarded=guarded,
+                definition=field_def_definition(field_def),
+                field_name=node.name.value,
                 resolve=field_def.resolve or executor.field_resolver,
                 args=_literal_args(executor, field_def, node),
                 complete=completer(field_def.type),
@@ -225,20 +235,30 @@ def _object(object_type: GraphQLObjectType) -> Completer:
             # Strawberry's own check reads no info: none is built for it.
             matches = is_type_of(result, None if info_free else ex.info_for(step, info, path))  # type: ignore[arg-type]
             if ex.is_awaitable(matches):
-                # graphql-core's own way to wait for the check.
-                return ex.complete_object_value(
-                    object_type,
-                    step.field_details_list,
-                    ex.info_for(step, info, path),
-                    path,
-                    result,
-                    None,
-                )
+                return _object_later(ex, object_type, step, path, result, matches)
             if not matches:
                 raise invalid_return_type_error(object_type, result, step.field_details_list)
         return ex.execute_object(object_type, step.field_details_list, path, result)
 
     return complete
+
+
+async def _object_later(  # noqa: PLR0913, PLR0917 - the completer's own values
+    ex: CompiledExecutor,
+    object_type: GraphQLObjectType,
+    step: Step,
+    path: Any,
+    result: Any,
+    matches: Awaitable[bool],
+) -> Any:
+    # graphql-core's complete_object_value for an awaitable is_type_of: this check, not
+    # a second one (calling it again would leave the first never awaited).
+    if not await ex.with_abort_signal(matches):
+        raise invalid_return_type_error(object_type, result, step.field_details_list)
+    subfields = ex.execute_object(object_type, step.field_details_list, path, result)
+    if ex.is_awaitable(subfields):
+        return await subfields
+    return subfields
 
 
 def _abstract(abstract_type: GraphQLAbstractType) -> Completer:
