@@ -43,7 +43,7 @@ typecheck: $(STAMP)
 
 ## The compiled plans' differential test with many generated documents (make test runs 5).
 test-compiled: $(STAMP)
-	COMPILED_EXAMPLES=300 $(BIN)/python -m pytest tests/schema/compiled -q -p no:cacheprovider
+	COMPILED_EXAMPLES=300 $(BIN)/python -m pytest tests/schema/compiled -q -s -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/coverage erase
