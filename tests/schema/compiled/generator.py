@@ -53,7 +53,7 @@ def _value(draw: st.DrawFn, type_: Any, ids: list[str], name: str) -> str | None
     if named.name == "Boolean":
         return draw(st.sampled_from(["true", "false"]))
     if isinstance(named, GraphQLEnumType):
-        return draw(st.sampled_from(sorted(named.values)))
+        return str(draw(st.sampled_from(sorted(named.values))))
     if named.name == "String" and name == "after" and draw(st.booleans()):
         return '"not-a-cursor"'
     return None if not required else '""'
