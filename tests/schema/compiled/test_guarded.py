@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import GraphQLObjectType
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.auth.principal import Role
 from app.schema.build import build_schema
-from app.schema.compiled import CompiledExecutor, WrappedGuardsExecutor
+from app.schema.compiled import CompiledExecutor, WrappedGuardsExecutor, run
 from app.schema.compiled.guarded import guarded_resolver
 from tests.schema.compiled import toy
 from tests.schema.test_executor import _answer
@@ -124,3 +125,40 @@ async def test_a_guarded_field_builds_no_resolve_info_unless_something_reads_it(
     # then none of them builds graphql-core's info on compiled plans; each did before
     assert result.errors is None
     assert len(built) == infos
+
+
+class _SeesEveryField(SchemaExtension):
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        return _next(root, info, *args, **kwargs)
+
+
+async def test_with_a_resolve_hook_the_plans_step_aside() -> None:
+    # given the toy schema with a schema extension that must see every field
+    compiled = strawberry.Schema(
+        query=toy.Query, execution_context_class=CompiledExecutor, extensions=[_SeesEveryField]
+    )
+    reference = _schema(StrawberryGraphQLCoreExecutionContext)
+    document = toy.DOCUMENTS["field policy per role and scope"]
+    context = PEOPLE["viewer"]
+
+    # then it runs on graphql-core's path and answers the same
+    assert _answer(await compiled.execute(document, context_value=context)) == _answer(
+        await reference.execute(document, context_value=context)
+    )
+
+
+async def test_the_oldest_plans_are_dropped_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given room for one plan and one verdict only
+    monkeypatch.setattr(run, "MAX_PLANS", 1)
+    compiled = _schema(CompiledExecutor)
+    reference = _schema(StrawberryGraphQLCoreExecutionContext)
+    documents = ["{ checked { label } }", "{ customer { name } }"]
+    context = PEOPLE["owner"]
+
+    # when two documents take turns, each replacing the other's plan
+    for document in documents * 2:
+        answer = _answer(await compiled.execute(document, context_value=context))
+
+        # then each still answers as graphql-core does, and one plan is kept
+        assert answer == _answer(await reference.execute(document, context_value=context))
+        assert len(run._plans_of(compiled._schema).plans) == 1

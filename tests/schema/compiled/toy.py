@@ -66,6 +66,36 @@ class Checked:
         await asyncio.sleep(0)
         return isinstance(obj, Checked) and obj.label != "impostor"
 
+    @strawberry.field
+    async def later_label(self) -> str:
+        return self.label
+
+
+@strawberry.type
+class Plainly:
+    label: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Plainly) and obj.label != "impostor"
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Pet(Named):
+    legs: int
+
+
+class SlowlyRefuses(BasePermission):
+    message = "refused after a wait"
+
+    async def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
 
 @strawberry.type
 class Invoice:
@@ -105,8 +135,16 @@ class Customer:
         return f"{info.path.as_list()} {info.field_name} {info.python_name}"
 
     @resolved("Guarded.", permission_classes=[NamesItsField])
-    def by_root(self, root: Customer) -> str:
-        return root.name
+    def by_root(self, root: Customer, info: strawberry.Info) -> str:
+        return f"{root.name} {info.field_name}"
+
+    @resolved("Guarded, its info named otherwise.", permission_classes=[NamesItsField])
+    def renamed(self, i: strawberry.Info) -> str:
+        return i.field_name
+
+    @resolved("An async permission.", permission_classes=[SlowlyRefuses])
+    def slowly_refused(self) -> str | None:
+        return self.name
 
     @resolved("Another extension.", extensions=[Upper()])
     def shouted(self) -> str:
@@ -130,6 +168,11 @@ def _customer(name: str, business_id: str = MINE) -> Customer:
             Invoice(business_id=MINE, number=f"{name}-3", amount_pending=None),
         ],
     )
+
+
+async def _failing() -> str:
+    await asyncio.sleep(0)
+    raise ValueError("an item failed later")
 
 
 def _pending_then_failing() -> Iterator[str]:
@@ -181,6 +224,35 @@ class Query:
         raise ValueError("broken while a sibling is pending")
 
     @strawberry.field
+    def plainly(self) -> Plainly | None:
+        return Plainly(label="impostor")
+
+    @strawberry.field
+    def named(self) -> Named:
+        return Pet(name="Rex", legs=4)
+
+    @strawberry.field
+    def errors_as_values(self) -> list[int] | None:
+        return ValueError("a list that is an error")  # type: ignore[return-value]
+
+    @strawberry.field
+    def error_object(self) -> Plainly | None:
+        return ValueError("an object that is an error")  # type: ignore[return-value]
+
+    @strawberry.field
+    def error_named(self) -> Named | None:
+        return ValueError("an interface value that is an error")  # type: ignore[return-value]
+
+    @strawberry.field
+    def error_leaf(self) -> int:
+        return ValueError("a non-null leaf that is an error")  # type: ignore[return-value]
+
+    @strawberry.field
+    def later_items(self) -> list[str | None]:
+        # Awaitable items: one answers, one fails at its own position.
+        return [_soon("later"), _failing()]  # type: ignore[list-item]
+
+    @strawberry.field
     def items(self) -> list[str]:
         # An awaitable item, then a null in a non-null item: the list fails while the
         # first item is pending.
@@ -196,7 +268,18 @@ DOCUMENTS = {
     "resolvers reading the info, the root, and an extension": (
         "{ customer { where byRoot shouted slowly alias: where } }"
     ),
-    "an awaitable is_type_of": "{ checked { label } impostor { label } checkedList { label } }",
+    "an awaitable is_type_of": (
+        "{ checked { label laterLabel } impostor { label } checkedList { label laterLabel } }"
+    ),
+    "a refused is_type_of, an interface": (
+        "{ plainly { label } named { name ... on Pet { legs } } }"
+    ),
+    "errors returned as values": "{ errorsAsValues errorObject { label } errorNamed { name } }",
+    "an error returned as a non-null leaf": "{ errorLeaf }",
+    "awaitable items": "{ laterItems }",
+    "an info named otherwise, an async permission": (
+        "{ customer { renamed slowlyRefused byRoot } }"
+    ),
     "iterables that are not lists": "{ generated asSet notIterable }",
     "a non-null field fails while a sibling is pending": "{ pending broken }",
     "a non-null item fails while another is pending": "{ items pending }",
