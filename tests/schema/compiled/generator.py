@@ -28,8 +28,16 @@ from graphql import (
 from hypothesis import strategies as st
 
 # Root fields, `business` weighted as the dashboard is the main document.
-ROOTS = ["business"] * 4 + ["invoice", "customer", "payment", "node", "nodes", "viewer"]
+ROOTS = ["business"] * 8 + ["invoice", "customer", "payment", "node", "nodes", "viewer"]
 MAX_DEPTH = 7
+PREFIXES = {
+    "business.id": "biz_",
+    "invoice.id": "inv_",
+    "customer.id": "cus_",
+    "payment.id": "pay_",
+    "customerId": "cus_",
+}
+FILTERS = {"status", "customerId", "after"}
 
 
 def _value(draw: st.DrawFn, type_: Any, ids: list[str], name: str) -> str | None:
@@ -41,11 +49,15 @@ def _value(draw: st.DrawFn, type_: Any, ids: list[str], name: str) -> str | None
         return json.dumps(items)
     named = get_named_type(inner)
     if named.name == "ID":
-        # ids[0] is the business: `business(id)` nearly always asks for it.
-        if name == "business.id" and draw(st.integers(0, 9)):
-            return json.dumps(ids[0])
+        # An id of the kind the field reads nearly always (`business(id)`: the served
+        # business; `customerId`: a customer), else any.
+        prefix = PREFIXES.get(name)
+        matching = [i for i in ids if prefix and i.startswith(prefix)]
+        if matching and draw(st.integers(0, 9)):
+            return json.dumps(draw(st.sampled_from(matching)))
         return json.dumps(draw(st.sampled_from(ids)))
-    if not required and not draw(st.booleans()):
+    # Optional filters rarely: they mostly empty the page.
+    if not required and draw(st.integers(0, 4 if name in FILTERS else 1)):
         return None
     if named.name == "Int":
         # (0 and negative `first` are refused before anything runs: few of them)
@@ -54,7 +66,8 @@ def _value(draw: st.DrawFn, type_: Any, ids: list[str], name: str) -> str | None
         return draw(st.sampled_from(["true", "false"]))
     if isinstance(named, GraphQLEnumType):
         return str(draw(st.sampled_from(sorted(named.values))))
-    if named.name == "String" and name == "after" and draw(st.booleans()):
+    if named.name == "String" and name == "after" and draw(st.integers(0, 3)) == 0:
+        # (a bad cursor refuses its page, and a page is non-null: rarely)
         return '"not-a-cursor"'
     return None if not required else '""'
 
@@ -70,7 +83,8 @@ def _field(  # noqa: PLR0913, PLR0917 - one field's parts
 ) -> str | None:
     arguments = []
     for arg_name, arg in field.args.items():
-        value = _value(draw, arg.type, ids, arg_name if name != "business" else "business.id")
+        key = f"{name}.{arg_name}" if f"{name}.{arg_name}" in PREFIXES else arg_name
+        value = _value(draw, arg.type, ids, key)
         if value is not None:
             arguments.append(f"{arg_name}: {value}")
     text = name + (f"({', '.join(arguments)})" if arguments else "")
@@ -120,6 +134,9 @@ def _selection(
         chosen = deeper or draw(
             st.lists(st.sampled_from(objects), min_size=1, max_size=2, unique=True)
         )
+        # A business's invoice page (the dashboard's way down) half the time at least.
+        if "invoices" in objects and "invoices" not in chosen and draw(st.booleans()):
+            chosen.append("invoices")
     if leaves:
         chosen += draw(
             st.lists(st.sampled_from(leaves), min_size=0 if chosen else 1, max_size=4, unique=True)

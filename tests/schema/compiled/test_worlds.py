@@ -108,7 +108,7 @@ def _tally(answer: Any) -> None:
         return
     TALLY["executed"] += 1
     text = json.dumps(answer)
-    for deep in ('"edges"', '"payments"', '"refunds"', '"customer"', '"paymentMethod"'):
+    for deep in ('"node"', '"payments"', '"refunds"', '"customer"', '"paymentMethod"'):
         if deep in text:
             TALLY[f"reached {deep}"] += 1
     if codes:
@@ -121,18 +121,22 @@ def _tally(answer: Any) -> None:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-@given(world=worlds(), data=st.data())
+# Worlds with invoices (an empty world stops every document at its first page).
+@given(world=worlds().filter(lambda world: bool(world.invoices)), data=st.data())
 async def test_generated_documents_over_generated_data_answer_as_graphql_core_does(
     gateways: Gateways, signing_key: rsa.RSAPrivateKey, world: World, data: st.DataObject
 ) -> None:
     # given a world of contract-valid objects, some paths failing, and a deep document
     compiled, reference, server, failing = gateways
     server.world = world
-    others = [i for i in world.ids() if i != world.business_id] + ["inv_nope"]
-    ids = [world.business_id] * len(others) + others
+    ids = [*world.ids(), "inv_nope"]
     document = data.draw(documents(SCHEMA, ids))
+    # (healthy half the time: failures stop documents short of their deep fields)
     failing.failures = data.draw(
-        st.dictionaries(st.sampled_from(PATHS), st.sampled_from(FAILURES), max_size=2)
+        st.one_of(
+            st.just({}),
+            st.dictionaries(st.sampled_from(PATHS), st.sampled_from(FAILURES), max_size=2),
+        )
     )
     note(document)
     note(repr(failing.failures))
