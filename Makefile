@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run cluster haproxy-deps chaos soak test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-peer-deps bench-profile bench-soak bench-ab
+.PHONY: install run cluster haproxy-deps chaos soak test lint typecheck unit migrate schema manifest clean lock bench bench-deps bench-peer-deps bench-profile bench-soak bench-ab test-compiled
 
 # Installs come from the locks (requirements/, hashes checked), never from pyproject.toml's
 # ranges: the project itself goes in on its own, editable and without dependencies.
@@ -42,6 +42,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## The compiled plans' differential test with many generated documents (make test runs 5).
+test-compiled: $(STAMP)
+	COMPILED_EXAMPLES=300 $(BIN)/python -m pytest tests/schema/compiled -q -s -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/coverage erase

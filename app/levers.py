@@ -20,6 +20,13 @@ class Levers:
     # app/schema/executor.py's short path for plain fields (build_schema, through
     # GraphQLEndpoint); off: every field through graphql-core's executor.
     lean_executor: bool = True
+    # app/schema/compiled/'s plan per known document (build_schema, through
+    # GraphQLEndpoint); off: the short path above alone. Needs lean_executor.
+    compiled_plans: bool = True
+    # Within those plans, the guarded fields' rules (`Owned`, `FieldPolicy`) applied per
+    # object straight from the plan (app/schema/compiled/guarded.py); off: through
+    # Strawberry's resolver wrapper and Info, as before. Needs compiled_plans.
+    compiled_guards: bool = True
     # An invoice page reads its invoices' customers, payments and refunds for the whole
     # page (ReadService, through build_context); off: each field loads its own.
     whole_page_children: bool = True

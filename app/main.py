@@ -89,6 +89,8 @@ def create_app(
         # "Did you mean ...?" names fields and values: development only.
         hide_suggestions=not settings.is_development,
         lean_executor=levers.lean_executor,
+        compiled_plans=levers.compiled_plans,
+        compiled_guards=levers.compiled_guards,
         whole_page_children=levers.whole_page_children,
         live=live,
         allowed_origins=settings.cors_origins,

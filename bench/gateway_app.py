@@ -12,6 +12,10 @@ and nothing here assigns to anything in `app`.
   app/downstream/service.py validated them in one pass (`one_pass_json=False`);
 - fullexecutor: every field through graphql-core's executor, without app/schema/executor.py's
   short path for plain fields (`lean_executor=False`);
+- nocompiled: without app/schema/compiled/'s plans per known document, the short path
+  alone (`compiled_plans=False`);
+- noguards: compiled plans, but the guarded fields through Strawberry's resolver wrapper
+  and Info, as in the plans' first version (`compiled_guards=False`);
 - nolevels: invoice pages do not read their children for the whole page; each invoice's
   customer, payments and refunds are loaded field by field (`whole_page_children=False`);
 - httpxreads: the service clients' GETs through httpx's Request and Response objects
@@ -57,6 +61,8 @@ VARIANTS = {
     "eagerretries": ("BENCH_GATEWAY_EAGER_RETRIES", "1"),
     "nojwtcache": ("BENCH_GATEWAY_NO_JWT_CACHE", "1"),
     "nosingleflight": ("BENCH_GATEWAY_NO_SINGLE_FLIGHT", "1"),
+    "nocompiled": ("BENCH_GATEWAY_NO_COMPILED", "1"),
+    "noguards": ("BENCH_GATEWAY_NO_GUARDS", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -92,6 +98,8 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
     return dataclasses.replace(
         served,
         lean_executor=environ.get("BENCH_GATEWAY_FULL_EXECUTOR") != "1",
+        compiled_plans=environ.get("BENCH_GATEWAY_NO_COMPILED") != "1",
+        compiled_guards=environ.get("BENCH_GATEWAY_NO_GUARDS") != "1",
         whole_page_children=environ.get("BENCH_GATEWAY_NO_LEVELS") != "1",
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
         direct_reads=environ.get("BENCH_GATEWAY_HTTPX_READS") != "1",

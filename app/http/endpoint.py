@@ -72,6 +72,8 @@ class GraphQLEndpoint:
         limits: Limits | None = None,
         hide_suggestions: bool = True,
         lean_executor: bool = True,
+        compiled_plans: bool = True,
+        compiled_guards: bool = True,
         whole_page_children: bool = True,
         live: LiveHolder | None = None,
         allowed_origins: Sequence[str] = (),
@@ -83,8 +85,14 @@ class GraphQLEndpoint:
         limits = limits or Limits()
         checks = DocumentChecks(limits, hide_suggestions=hide_suggestions)
         schema = build_schema(
-            limits, hide_suggestions=hide_suggestions, checks=checks, lean_executor=lean_executor
+            limits,
+            hide_suggestions=hide_suggestions,
+            checks=checks,
+            lean_executor=lean_executor,
+            compiled=compiled_plans,
+            compiled_guards=compiled_guards,
         )
+        schema.count_compiled_fallback = self._count_compiled_fallback
         # Rate limits charge a request its cost, from the checks execution reuses.
         self._weigh = CostWeigher(schema._schema, checks, limits.max_cost)
         self._view = LiveView(
@@ -105,6 +113,10 @@ class GraphQLEndpoint:
         self._view.graphql_transport_ws_handler_class = cast(
             Any, GatewayTransportWSHandler.bound(holder, self._weigh)
         )
+
+    def _count_compiled_fallback(self, reason: str) -> None:
+        # Executions run inside requests, after start-up: the resources are there.
+        self._holder.resources.metrics.compiled_fallbacks.labels(reason).inc()
 
     async def websocket(self, websocket: WebSocket) -> None:
         """graphql-transport-ws: the handler authenticates at connection_init."""

@@ -28,12 +28,17 @@ class Loader(Generic[K, V]):
     def __init__(self, batch: Callable[[list[K]], Coroutine[Any, Any, list[V]]]) -> None:
         self._loader: DataLoader[K, V] = DataLoader(batch_load_fn=batch, max_batch_size=BATCH_LIMIT)
 
+    # Shielded: the loader's future for a key is shared by every field that asks for it,
+    # and graphql-core cancels a field's siblings when one of them fails (its
+    # gather_with_cancel); unshielded, that cancelled the shared future itself, and
+    # another field still waiting for it (elsewhere in the answer) got CancelledError,
+    # which no field boundary catches: the request failed as a whole.
     async def load(self, key: K) -> V:
-        value: V = await self._loader.load(key)
+        value: V = await asyncio.shield(self._loader.load(key))
         return value
 
     async def load_many(self, keys: Sequence[K]) -> list[V]:
-        values: list[V] = await self._loader.load_many(keys)
+        values: list[V] = await asyncio.shield(self._loader.load_many(keys))
         return values
 
     def start(self, key: K) -> asyncio.Future[V]:

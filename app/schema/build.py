@@ -4,7 +4,7 @@ schema CLI, the manifest builder, tests) build it without importing the endpoint
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -14,6 +14,7 @@ from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.schema.compiled import CompiledExecutor, WrappedGuardsExecutor
 from app.schema.error_policy import ErrorPolicy
 from app.schema.executor import LeanExecutor
 from app.schema.limits.config import Limits
@@ -29,6 +30,9 @@ from app.schema.visibility import ScopedIntrospection
 
 class GatewaySchema(strawberry.Schema):
     hide_suggestions = True
+    # Told each operation the compiler leaves to graphql-core, with the reason
+    # (app/schema/compiled/reasons.py); the endpoint counts them in its metrics.
+    count_compiled_fallback: Callable[[str], None] | None = None
 
     def _get_custom_context_kwargs(
         self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
@@ -75,11 +79,16 @@ def build_schema(
     hide_suggestions: bool = True,
     checks: DocumentChecks | None = None,
     lean_executor: bool = True,
+    compiled: bool = True,
+    compiled_guards: bool = True,
 ) -> GatewaySchema:
     """`lean_executor=False` runs every field through graphql-core's executor (Strawberry's
     own execution context), without app/schema/executor.py's short path: the benchmark
     prices the short path with it (bench/gateway_app.py, `fullexecutor`). Both answer
-    introspection from what the token's scopes reach (app/schema/visibility.py)."""
+    introspection from what the token's scopes reach (app/schema/visibility.py).
+    `compiled=False` (with the short path on) runs without app/schema/compiled/'s plans:
+    the benchmark prices them with it (`nocompiled`). `compiled_guards=False` keeps
+    Strawberry's resolver wrapper for the guarded fields within the plans (`noguards`)."""
     limits = limits or Limits()
     checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
     schema = GatewaySchema(
@@ -87,7 +96,9 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[Business, Customer, Invoice, Payment, Refund],
-        execution_context_class=(LeanExecutor if lean_executor else ScopedIntrospection),
+        execution_context_class=_executor_class(
+            lean_executor=lean_executor, compiled=compiled, compiled_guards=compiled_guards
+        ),
         # Factories, not instances: each execution gets its own extension object. The
         # order matters: each one's work after the operation runs in reverse order, so the
         # cap counts the errors ErrorPolicy words, which include DocumentLimits' own.
@@ -103,3 +114,13 @@ def build_schema(
     )
     schema.hide_suggestions = hide_suggestions
     return schema
+
+
+def _executor_class(
+    *, lean_executor: bool, compiled: bool, compiled_guards: bool
+) -> type[ScopedIntrospection]:
+    if not lean_executor:
+        return ScopedIntrospection
+    if not compiled:
+        return LeanExecutor
+    return CompiledExecutor if compiled_guards else WrappedGuardsExecutor

@@ -103,7 +103,7 @@ def _planned(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -
     field_type = field_def.type
     non_null = isinstance(field_type, GraphQLNonNull)
     inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    read = _reader(schema, field_def)
+    read = plain_reader(schema, field_def)
     if read is None:
         return None
     if isinstance(inner, GraphQLScalarType | GraphQLEnumType):
@@ -115,7 +115,9 @@ def _planned(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -
     return None
 
 
-def _reader(schema: GraphQLSchema, field_def: GraphQLField) -> Callable[[Any], Any] | None:
+def plain_reader(schema: GraphQLSchema, field_def: GraphQLField) -> Callable[[Any], Any] | None:
+    """How a plain field reads its value from its object (an attribute getter or a
+    `self`-only method), or None: the field needs its resolver (app/schema/compiled/ too)."""
     definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     if (

@@ -139,6 +139,13 @@ class Metrics:
             "Age of the oldest domain event not yet confirmed by the broker (0 when none).",
             registry=self.registry,
         )
+        self.compiled_fallbacks = Counter(
+            "gateway_compiled_fallbacks",
+            "Operations executed by graphql-core's executor instead of a compiled plan, "
+            "by reason (app/schema/compiled/reasons.py: a closed set).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.events_published = Counter(
             "gateway_events_published",
             "Domain events the broker confirmed (a retried event counts again).",

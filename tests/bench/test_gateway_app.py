@@ -39,6 +39,8 @@ EXPECTED_LEVERS = {
     "eagerretries": dataclasses.replace(SERVED, lazy_retries=False),
     "nojwtcache": dataclasses.replace(SERVED, verified_tokens=0),
     "nosingleflight": dataclasses.replace(SERVED, single_flight=False),
+    "nocompiled": dataclasses.replace(SERVED, compiled_plans=False),
+    "noguards": dataclasses.replace(SERVED, compiled_guards=False),
     "untuned+gc10k": dataclasses.replace(SERVED, gc_young_threshold=None),
     "nolevels+loadsjson+fullexecutor": Levers(
         lean_executor=False,

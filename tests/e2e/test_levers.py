@@ -121,6 +121,8 @@ async def test_without_whole_page_children_the_page_reads_nothing_and_each_field
 
 LEVERS_OFF = {
     "executor": Levers(lean_executor=False),
+    "compiled plans": Levers(compiled_plans=False),
+    "compiled guards": Levers(compiled_guards=False),
     "whole-page children": Levers(whole_page_children=False),
     "one-pass json": Levers(one_pass_json=False),
 }

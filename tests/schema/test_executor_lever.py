@@ -11,6 +11,7 @@ from graphql.execution.executor import Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.schema.build import build_schema
+from app.schema.compiled import CompiledExecutor
 from app.schema.executor import LeanExecutor
 from app.schema.visibility import ScopedIntrospection
 
@@ -36,8 +37,10 @@ def graphql_core_fields(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_the_default_schema_runs_on_the_lean_executor() -> None:
-    assert build_schema().execution_context_class is LeanExecutor
+def test_the_default_schema_runs_on_compiled_plans_over_the_lean_executor() -> None:
+    assert build_schema().execution_context_class is CompiledExecutor
+    assert issubclass(CompiledExecutor, LeanExecutor)
+    assert build_schema(compiled=False).execution_context_class is LeanExecutor
 
 
 def test_without_the_lean_executor_the_schema_runs_on_graphql_cores_execute_field() -> None:
@@ -51,19 +54,27 @@ def test_without_the_lean_executor_the_schema_runs_on_graphql_cores_execute_fiel
 
 
 @pytest.mark.parametrize(
-    ("lean_executor", "through_graphql_core"),
-    [(True, ["Query.viewer"]), (False, ["Query.viewer", "Viewer.id"])],
+    ("lean_executor", "compiled", "through_graphql_core"),
+    [
+        (True, True, []),
+        (True, False, ["Query.viewer"]),
+        (False, False, ["Query.viewer", "Viewer.id"]),
+    ],
 )
 async def test_a_plain_field_takes_the_short_path_only_with_the_lean_executor(
-    graphql_core_fields: list[str], lean_executor: bool, through_graphql_core: list[str]
+    graphql_core_fields: list[str],
+    lean_executor: bool,
+    compiled: bool,
+    through_graphql_core: list[str],
 ) -> None:
     # Given the gateway's schema built with the lever on or off
-    schema = build_schema(lean_executor=lean_executor)
+    schema = build_schema(lean_executor=lean_executor, compiled=compiled)
 
     # When a document with a resolver (viewer) and a plain attribute (id) runs
     result = await schema.execute(VIEWER, context_value=_context())
 
-    # Then the answer is the same, and only the lean executor skips graphql-core for `id`
+    # Then the answer is the same; the lean executor skips graphql-core for `id`, and a
+    # compiled plan for both (its steps replace execute_field)
     assert result.errors is None
     assert result.data == {"viewer": {"id": "user_lever"}}
     assert graphql_core_fields == through_graphql_core
