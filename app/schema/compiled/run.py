@@ -205,7 +205,7 @@ class CompiledExecutor(LeanExecutor):
                 results[key] = result
                 if is_awaitable(result):
                     awaitable_fields.append(key)
-        except Exception:
+        except Exception:  # noqa: BLE001 - re-raised once the fields still running are settled, as graphql-core does
             if awaitable_fields:
                 self.settle_in_background([results[key] for key in awaitable_fields])
             raise
@@ -330,7 +330,7 @@ class CompiledExecutor(LeanExecutor):
                         raw_error, item_type, step.field_details_list, item_path
                     )
                     append(None)
-        except Exception:
+        except Exception:  # noqa: BLE001 - re-raised once the items still running are settled, as graphql-core does
             pending = [completed_results[index] for index in awaitable_indices]
             if pending:
                 self.settle_in_background(pending)
