@@ -61,7 +61,38 @@ def _result(**changes: Any) -> dict[str, Any]:
 def test_the_result_says_its_verdict_rate_and_each_gateways_memory() -> None:
     text = markdown(_result())
     assert text.startswith("# Soak: PASSED")
-    assert "30 min at 70.0 req/s (70% of the 100.0 req/s measured closed loop)" in text
+    assert (
+        "30 min at 70.0 req/s (70% of the 100.0 req/s sustained open loop with p99 within"
+        " 1000 ms)" in text
+    )
     assert "| gateway-1 | 100 | 101 | 1 | yes |" in text
     assert "| outbox | 2 | 1 | yes |" in text
     assert markdown(_result(passed=False)).startswith("# Soak: FAILED")
+
+
+def test_the_result_shows_the_ramp_that_found_saturation_and_what_the_bank_settled() -> None:
+    ramp = [
+        {
+            "rate_rps": 10.0,
+            "sent": 300,
+            "errors": 0,
+            "not_started": 0,
+            "p99_ms": 80.0,
+            "sustained": True,
+        },
+        {
+            "rate_rps": 11.5,
+            "sent": 345,
+            "errors": 2,
+            "not_started": 0,
+            "p99_ms": 90.0,
+            "sustained": False,
+        },
+    ]
+    text = markdown(_result(ramp=ramp, bank={"settled": 41, "failed_calls": 3}))
+    assert "| 10.0 | 300 | 0 | 0 | 80.0 | yes |" in text
+    assert "| 11.5 | 345 | 2 | 0 | 90.0 | **no** |" in text
+    assert (
+        "Bank transfers settled by the soak's bank: 41 (failed settle calls, asked again: 3)"
+        in text
+    )
