@@ -18,7 +18,7 @@ from bench.load import Meter, Request, Usage, run_open_loop, run_wrk, wait_idle
 from bench.measure import memory, reset_peak
 from bench.scenarios import SCENARIOS, Scenario, ShapeError, check_answer
 from bench.stack import Server, Stack
-from bench.stats import WrkResult, account_calls
+from bench.stats import WrkResult, account_calls, answered
 
 
 class VoidRunError(RuntimeError):
@@ -211,7 +211,7 @@ class Runner:
         self, result: dict[str, Any], usage: Usage, scenario: Scenario, server: Server
     ) -> dict[str, Any]:
         calls = account_calls(self.stack.calls(), scenario.minimal_calls)
-        served = calls.requests
+        served = answered(result)
         result.update(
             {
                 "calls": calls.as_json(),

@@ -137,6 +137,14 @@ class CallAccount:
         }
 
 
+def answered(phase: Mapping[str, Any]) -> int:
+    """The requests a phase's load generator had answered: the denominator of CPU per
+    request. Not the requests seen downstream (CallAccount.requests): with single flight a
+    request whose reads were all shared with another's makes no call of its own, and
+    dividing by those alone overstated the gateway's CPU per request twentyfold."""
+    return int(phase["completed"] if "completed" in phase else phase["requests"])
+
+
 def account_calls(calls: Iterable[Mapping[str, Any]], minimal: Counter[str]) -> CallAccount:
     by_request: dict[str, Counter[str]] = defaultdict(Counter)
     untraced = 0

@@ -12,7 +12,7 @@ import pytest
 from bench.flame import summarise
 from bench.report import budget, markdown, ratios
 from bench.scenarios import DASHBOARD, PAY, ShapeError, check_answer, normalised_call
-from bench.stats import WrkOutputError, account_calls, parse_wrk, percentile
+from bench.stats import WrkOutputError, account_calls, answered, parse_wrk, percentile
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -103,6 +103,15 @@ def test_requests_that_shared_a_read_are_under_the_minimal_never_over() -> None:
     over = [*shared, call("GET", "/v1/customers", "r2")]
     assert account_calls(over, MINIMAL).none_over_minimal is False
     assert account_calls([*shared, call("GET", "/v1/x", None)], MINIMAL).none_over_minimal is False
+
+
+def test_cpu_per_request_divides_by_what_the_load_generator_had_answered() -> None:
+    # given a phase of 3 answered requests of which only r1 made downstream calls
+    shared_by_all = [call("GET", "/v1/invoices", "r1"), call("GET", "/v1/customers", "r1")]
+    assert account_calls(shared_by_all, MINIMAL).requests == 1
+    # then the phase served 3 (closed loop: wrk's count; open loop: those completed)
+    assert answered({"requests": 3, "rate": 1.0}) == 3
+    assert answered({"completed": 3, "sent": 4}) == 3
 
 
 def test_ids_in_paths_are_normalised_but_collection_paths_are_not() -> None:
