@@ -25,7 +25,10 @@ export class ServicePool {
     this.name = name;
     this.pool = new Pool(baseUrl, {
       connections: 100,
-      keepAliveTimeout: 60_000,
+      // Below uvicorn's 5 s idle close (it sends no Keep-Alive hint): with 60 s, a
+      // connection idle between two phases was reused as the sandbox closed it, and the
+      // call failed with UND_ERR_SOCKET (a void `make bench`, 2026-12-03).
+      keepAliveTimeout: 4_000,
       headersTimeout: CALL_TIMEOUT_MS,
       bodyTimeout: CALL_TIMEOUT_MS,
     });
