@@ -27,6 +27,10 @@ class Levers:
     # object straight from the plan (app/schema/compiled/guarded.py); off: through
     # Strawberry's resolver wrapper and Info, as before. Needs compiled_plans.
     compiled_guards: bool = True
+    # Within those plans, plain scalar and enum fields serialised inline by the walk
+    # (app/schema/compiled/plan.py's `Leaf`); off: each through its completer, with its
+    # path built. Needs compiled_plans.
+    leaf_steps: bool = True
     # An invoice page reads its invoices' customers, payments and refunds for the whole
     # page (ReadService, through build_context); off: each field loads its own.
     whole_page_children: bool = True

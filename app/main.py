@@ -91,6 +91,7 @@ def create_app(
         lean_executor=levers.lean_executor,
         compiled_plans=levers.compiled_plans,
         compiled_guards=levers.compiled_guards,
+        leaf_steps=levers.leaf_steps,
         whole_page_children=levers.whole_page_children,
         live=live,
         allowed_origins=settings.cors_origins,

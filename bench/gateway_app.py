@@ -16,6 +16,8 @@ and nothing here assigns to anything in `app`.
   alone (`compiled_plans=False`);
 - noguards: compiled plans, but the guarded fields through Strawberry's resolver wrapper
   and Info, as in the plans' first version (`compiled_guards=False`);
+- noleaves: compiled plans, but every plain scalar and enum field through its completer
+  with its path built, as before the plans' `Leaf` (`leaf_steps=False`);
 - nolevels: invoice pages do not read their children for the whole page; each invoice's
   customer, payments and refunds are loaded field by field (`whole_page_children=False`);
 - httpxreads: the service clients' GETs through httpx's Request and Response objects
@@ -63,6 +65,7 @@ VARIANTS = {
     "nosingleflight": ("BENCH_GATEWAY_NO_SINGLE_FLIGHT", "1"),
     "nocompiled": ("BENCH_GATEWAY_NO_COMPILED", "1"),
     "noguards": ("BENCH_GATEWAY_NO_GUARDS", "1"),
+    "noleaves": ("BENCH_GATEWAY_NO_LEAVES", "1"),
     "gc10k": ("BENCH_GATEWAY_GC_THRESHOLD", "10000"),
     "gc20k": ("BENCH_GATEWAY_GC_THRESHOLD", "20000"),
 }
@@ -100,6 +103,7 @@ def levers_from(environ: Mapping[str, str]) -> Levers:
         lean_executor=environ.get("BENCH_GATEWAY_FULL_EXECUTOR") != "1",
         compiled_plans=environ.get("BENCH_GATEWAY_NO_COMPILED") != "1",
         compiled_guards=environ.get("BENCH_GATEWAY_NO_GUARDS") != "1",
+        leaf_steps=environ.get("BENCH_GATEWAY_NO_LEAVES") != "1",
         whole_page_children=environ.get("BENCH_GATEWAY_NO_LEVELS") != "1",
         one_pass_json=environ.get("BENCH_GATEWAY_LOADS_JSON") != "1",
         direct_reads=environ.get("BENCH_GATEWAY_HTTPX_READS") != "1",

@@ -74,6 +74,7 @@ class GraphQLEndpoint:
         lean_executor: bool = True,
         compiled_plans: bool = True,
         compiled_guards: bool = True,
+        leaf_steps: bool = True,
         whole_page_children: bool = True,
         live: LiveHolder | None = None,
         allowed_origins: Sequence[str] = (),
@@ -91,6 +92,7 @@ class GraphQLEndpoint:
             lean_executor=lean_executor,
             compiled=compiled_plans,
             compiled_guards=compiled_guards,
+            leaf_steps=leaf_steps,
         )
         schema.count_compiled_fallback = self._count_compiled_fallback
         # Rate limits charge a request its cost, from the checks execution reuses.

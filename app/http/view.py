@@ -35,6 +35,7 @@ from strawberry.schema.exceptions import (
 )
 from strawberry.types import ExecutionResult
 
+from app.http.answer_json import AnswerJson
 from app.http.refusal import Refused
 from app.schema.resolvers.context import Context
 
@@ -90,6 +91,16 @@ class AdmittedRequestAdapter(StarletteRequestAdapter):
 
 class GatewayView(GraphQL[Context, None]):
     request_adapter_class = AdmittedRequestAdapter
+    _answer_json: AnswerJson | None = None
+
+    def encode_json(self, data: object) -> str | bytes:
+        # Strawberry's bytes, written by orjson where they are the same (answer_json.py).
+        encode = self._answer_json
+        if encode is None:
+            graphql_schema = getattr(self.schema, "_schema", None)
+            type_map = getattr(graphql_schema, "type_map", {"Float": None})
+            encode = self._answer_json = AnswerJson(floats_possible="Float" in type_map)
+        return encode(data)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

@@ -14,7 +14,7 @@ from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app.schema.compiled import CompiledExecutor, WrappedGuardsExecutor
+from app.schema.compiled import compiled_executor
 from app.schema.error_policy import ErrorPolicy
 from app.schema.executor import LeanExecutor
 from app.schema.limits.config import Limits
@@ -81,6 +81,7 @@ def build_schema(
     lean_executor: bool = True,
     compiled: bool = True,
     compiled_guards: bool = True,
+    leaf_steps: bool = True,
 ) -> GatewaySchema:
     """`lean_executor=False` runs every field through graphql-core's executor (Strawberry's
     own execution context), without app/schema/executor.py's short path: the benchmark
@@ -88,7 +89,9 @@ def build_schema(
     introspection from what the token's scopes reach (app/schema/visibility.py).
     `compiled=False` (with the short path on) runs without app/schema/compiled/'s plans:
     the benchmark prices them with it (`nocompiled`). `compiled_guards=False` keeps
-    Strawberry's resolver wrapper for the guarded fields within the plans (`noguards`)."""
+    Strawberry's resolver wrapper for the guarded fields within the plans (`noguards`);
+    `leaf_steps=False` completes every plain scalar and enum field through its completer
+    (`noleaves`)."""
     limits = limits or Limits()
     checks = checks or DocumentChecks(limits, hide_suggestions=hide_suggestions)
     schema = GatewaySchema(
@@ -97,7 +100,10 @@ def build_schema(
         subscription=Subscription,
         types=[Business, Customer, Invoice, Payment, Refund],
         execution_context_class=_executor_class(
-            lean_executor=lean_executor, compiled=compiled, compiled_guards=compiled_guards
+            lean_executor=lean_executor,
+            compiled=compiled,
+            compiled_guards=compiled_guards,
+            leaf_steps=leaf_steps,
         ),
         # Factories, not instances: each execution gets its own extension object. The
         # order matters: each one's work after the operation runs in reverse order, so the
@@ -117,10 +123,10 @@ def build_schema(
 
 
 def _executor_class(
-    *, lean_executor: bool, compiled: bool, compiled_guards: bool
+    *, lean_executor: bool, compiled: bool, compiled_guards: bool, leaf_steps: bool
 ) -> type[ScopedIntrospection]:
     if not lean_executor:
         return ScopedIntrospection
     if not compiled:
         return LeanExecutor
-    return CompiledExecutor if compiled_guards else WrappedGuardsExecutor
+    return compiled_executor(guard_fields=compiled_guards, leaf_steps=leaf_steps)

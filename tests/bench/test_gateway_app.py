@@ -41,6 +41,7 @@ EXPECTED_LEVERS = {
     "nosingleflight": dataclasses.replace(SERVED, single_flight=False),
     "nocompiled": dataclasses.replace(SERVED, compiled_plans=False),
     "noguards": dataclasses.replace(SERVED, compiled_guards=False),
+    "noleaves": dataclasses.replace(SERVED, leaf_steps=False),
     "untuned+gc10k": dataclasses.replace(SERVED, gc_young_threshold=None),
     "nolevels+loadsjson+fullexecutor": Levers(
         lean_executor=False,

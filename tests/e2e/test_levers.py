@@ -123,6 +123,7 @@ LEVERS_OFF = {
     "executor": Levers(lean_executor=False),
     "compiled plans": Levers(compiled_plans=False),
     "compiled guards": Levers(compiled_guards=False),
+    "leaf steps": Levers(leaf_steps=False),
     "whole-page children": Levers(whole_page_children=False),
     "one-pass json": Levers(one_pass_json=False),
 }

@@ -9,10 +9,11 @@ profile measured a compiled-plan stand-in at execution 16.3 ms -> 5.2 ms, about 
 a whole request. `make bench-ab` prices this one, in two runs of 12 rounds on the
 shared 2-vCPU machine: without plans (`nocompiled`) a dashboard costs 1.142x to 1.156x
 the CPU (-12% to -13%); with plans but the guarded fields through Strawberry's wrapper
-(`noguards`, guarded.py's share) 1.037x to 1.051x. The stand-in's -34% is not reached:
-every object still goes through graphql-core's error handling, paths and
-`gather_with_cancel`, and the resolvers and rules themselves run unchanged
-(bench/profiles/NOTE.md).
+(`noguards`, guarded.py's share) 1.037x to 1.051x; with every plain scalar and enum
+field through its completer and its path built (`noleaves`, plan.py's `Leaf`) 1.09x.
+The stand-in's -34% is not reached: every object still goes through graphql-core's
+error handling, paths and `gather_with_cancel`, and the resolvers and rules themselves
+run unchanged (bench/profiles/NOTE.md).
 
 Every document after its first parse (persisted, trusted and cached alike: the parse
 cache hands the same node for the same text) gets a plan the first time it runs:
@@ -28,6 +29,17 @@ injected failures.
 """
 
 from app.schema.compiled.reasons import Fallback
-from app.schema.compiled.run import CompiledExecutor, WrappedGuardsExecutor
+from app.schema.compiled.run import (
+    CompiledExecutor,
+    CompletedLeavesExecutor,
+    WrappedGuardsExecutor,
+    compiled_executor,
+)
 
-__all__ = ["CompiledExecutor", "Fallback", "WrappedGuardsExecutor"]
+__all__ = [
+    "CompiledExecutor",
+    "CompletedLeavesExecutor",
+    "Fallback",
+    "WrappedGuardsExecutor",
+    "compiled_executor",
+]

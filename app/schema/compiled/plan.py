@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLFieldResolver,
     GraphQLLeafType,
@@ -36,6 +40,8 @@ from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, 
 from graphql.execution.executor import invalid_return_type_error
 from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode, VariableNode
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.enum import StrawberryEnumDefinition
 
 from app.schema.compiled.guarded import Guarded, field_def_definition, guarded_resolver
 from app.schema.executor import plain_reader
@@ -45,6 +51,21 @@ if TYPE_CHECKING:
 
 # (executor, step, info or None, path, value) -> the completed value, or an awaitable.
 Completer = Callable[["CompiledExecutor", "Step", Any, Any, Any], Any]
+
+# Value types graphql-core's is_awaitable says no to by their type alone: built-in and C
+# types whose instances carry no attributes of their own, and none defines `__await__`.
+_NEVER_AWAITABLE: frozenset[type] = frozenset({str, int, float, bool, Decimal, datetime, date})
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A plain scalar or enum field, serialised inline by the walk when its value's type
+    is in `settled` and the serialiser answers; None in a nullable field is answered as
+    None (`nullable`)."""
+
+    coerce: Callable[[Any], Any]
+    settled: frozenset[type]
+    nullable: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -67,6 +88,8 @@ class Step:
     args: dict[str, Any] | None
     complete: Completer
     null_message: str
+    # A plain scalar or enum field's inline serialisation, else None.
+    leaf: Leaf | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -114,9 +137,35 @@ def build_steps(
                 null_message=(
                     f"Cannot return null for non-nullable field {parent_type}.{node.name.value}."
                 ),
+                leaf=plain_leaf(field_def.type)
+                if read is not None and executor.leaf_steps
+                else None,
             )
         )
     return steps
+
+
+def plain_leaf(type_: GraphQLOutputType) -> Leaf | None:
+    nullable = not is_non_null_type(type_)
+    named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if not is_leaf_type(named):
+        return None
+    settled = _NEVER_AWAITABLE
+    if isinstance(named, GraphQLEnumType):
+        # Strawberry's resolvers answer the Python enum's members; its serialiser takes them.
+        definition = (named.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        members = (
+            getattr(definition, "wrapped_cls", None)
+            if isinstance(definition, StrawberryEnumDefinition)
+            else None
+        )
+        if (
+            isinstance(members, type)
+            and issubclass(members, Enum)
+            and not hasattr(members, "__await__")
+        ):
+            settled = settled | {members}
+    return Leaf(named.coerce_output_value, settled, nullable)
 
 
 def _literal_args(

@@ -65,6 +65,8 @@ def fallback_counter(schema: GraphQLSchema) -> Callable[[str], None] | None:
 class CompiledExecutor(LeanExecutor):
     # Guarded fields' rules applied straight from the plan (guarded.py).
     guard_fields: ClassVar[bool] = True
+    # Plain scalar and enum fields serialised inline by the walk (plan.py's `Leaf`).
+    leaf_steps: ClassVar[bool] = True
     _plan: Plan | None = None
 
     def execute_operation(self, serially: bool | None = None) -> Any:
@@ -195,6 +197,35 @@ class CompiledExecutor(LeanExecutor):
         try:
             for step in steps:
                 key = step.key
+                leaf = step.leaf
+                if leaf is not None:
+                    # A plain scalar or enum (plan.py's `Leaf`): serialised inline when
+                    # nothing about the value needs the completer; no path is built.
+                    read = step.read
+                    assert read is not None  # noqa: S101 - a leaf is a plain field
+                    try:
+                        value = read(source)
+                    except Exception as raw_error:  # noqa: BLE001 - graphql-core's field boundary
+                        # Raises for a non-null field (null bubbling), as _read does.
+                        self._failed(step, Path(path, key, type_name), raw_error)
+                        results[key] = None
+                        continue
+                    if type(value) in leaf.settled:
+                        try:
+                            coerced = leaf.coerce(value)
+                        except Exception:  # noqa: BLE001 - reported by the completer below
+                            coerced = None
+                        if coerced is not None and coerced is not Undefined:
+                            results[key] = coerced
+                            continue
+                    elif value is None and leaf.nullable:
+                        results[key] = None
+                        continue
+                    result = self._complete_read(step, value, Path(path, key, type_name))
+                    results[key] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(key)
+                    continue
                 field_path = Path(path, key, type_name)
                 if step.read is not None:
                     result = self._read(step, source, field_path)
@@ -222,6 +253,23 @@ class CompiledExecutor(LeanExecutor):
             return results
 
         return get_results()
+
+    def _failed(self, step: Step, path: Path, raw_error: Exception) -> None:
+        self.handle_field_error(raw_error, step.return_type, step.field_details_list, path)
+
+    def _complete_read(self, step: Step, result: Any, path: Path) -> Any:
+        # _read's rest, for a value already read (a leaf's, run again by the completer:
+        # the same serialiser, so the same answer or the same error, at its path).
+        try:
+            if self.is_awaitable(result):
+                return self._step_later(step, resolve_info(self, step, path), path, result)
+            completed = step.complete(self, step, None, path, result)
+            if self.is_awaitable(completed):
+                return self._step_settled(step, path, completed)
+        except Exception as raw_error:  # noqa: BLE001 - graphql-core's field boundary
+            self.handle_field_error(raw_error, step.return_type, step.field_details_list, path)
+            return None
+        return completed
 
     def _read(self, step: Step, source: Any, path: Path) -> Any:
         # app/schema/executor.py's short path, with the completer decided ahead.
@@ -380,3 +428,21 @@ class WrappedGuardsExecutor(CompiledExecutor):
     `compiled_guards` lever off): what the benchmark prices guarded.py against."""
 
     guard_fields: ClassVar[bool] = False
+
+
+class CompletedLeavesExecutor(CompiledExecutor):
+    """Compiled plans with every plain scalar and enum field through its completer (the
+    `leaf_steps` lever off): what the benchmark prices plan.py's `Leaf` against."""
+
+    leaf_steps: ClassVar[bool] = False
+
+
+class _WrappedGuardsCompletedLeaves(WrappedGuardsExecutor):
+    leaf_steps: ClassVar[bool] = False
+
+
+def compiled_executor(*, guard_fields: bool, leaf_steps: bool) -> type[CompiledExecutor]:
+    """The compiled executor with the plans' levers as chosen (app/levers.py)."""
+    if guard_fields:
+        return CompiledExecutor if leaf_steps else CompletedLeavesExecutor
+    return WrappedGuardsExecutor if leaf_steps else _WrappedGuardsCompletedLeaves
