@@ -258,8 +258,9 @@ class CompiledExecutor(LeanExecutor):
         self.handle_field_error(raw_error, step.return_type, step.field_details_list, path)
 
     def _complete_read(self, step: Step, result: Any, path: Path) -> Any:
-        # _read's rest, for a value already read (a leaf's, run again by the completer:
-        # the same serialiser, so the same answer or the same error, at its path).
+        # A plain field's value once read: by _read, or by the walk for a leaf it could
+        # not serialise inline (the same serialiser again, so the same answer or the
+        # same error, at its path).
         try:
             if self.is_awaitable(result):
                 return self._step_later(step, resolve_info(self, step, path), path, result)
@@ -276,15 +277,10 @@ class CompiledExecutor(LeanExecutor):
         try:
             assert step.read is not None  # noqa: S101 - chosen by the caller
             result = step.read(source)
-            if self.is_awaitable(result):
-                return self._step_later(step, resolve_info(self, step, path), path, result)
-            completed = step.complete(self, step, None, path, result)
-            if self.is_awaitable(completed):
-                return self._step_settled(step, path, completed)
         except Exception as raw_error:  # noqa: BLE001 - graphql-core's field boundary
             self.handle_field_error(raw_error, step.return_type, step.field_details_list, path)
             return None
-        return completed
+        return self._complete_read(step, result, path)
 
     def _guarded(self, step: Step, source: Any, path: Path) -> Any:
         # The field's rules and resolver straight from the plan (guarded.py).
