@@ -16,12 +16,14 @@ invalidate the whole pool, as it would for a connection lost mid-transaction.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 # A connection idle this long is pinged before use. Under load each of the pool's
@@ -100,3 +102,17 @@ def ping_when_idle(engine: AsyncEngine, after_seconds: float, clock: Any = time.
             # The pool closes this connection and those made before it, then retries the
             # checkout on a new one (sqlalchemy.pool, "Disconnect Handling").
             raise exc.InvalidatePoolError(str(error)) from error
+
+
+@asynccontextmanager
+async def one_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for a single read statement. On PostgreSQL it runs outside a
+    transaction: a lone statement is atomic and reads one snapshot by itself, so the
+    BEGIN and ROLLBACK around it were two round trips for nothing (one pair per
+    payInvoice, its settlement watch read). SQLite is left as it is: embedded, it has
+    no round trips to save, and its `begin` hook is written for transactions."""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            yield connection
+        else:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.db.engine import one_read
 from app.db.tables import payment_watch as watch
 
 # What must be written exactly when a watched payment moves on (its domain events).
@@ -221,7 +222,7 @@ class WatchStore:
         return [_watched(row._mapping) for row in rows]
 
     async def _select(self, *conditions: Any) -> list[Watched]:
-        async with self._engine.connect() as connection:
+        async with one_read(self._engine) as connection:
             rows = await connection.execute(
                 select(watch).where(*conditions).order_by(watch.c.taken_at, watch.c.payment_id)
             )

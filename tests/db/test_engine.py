@@ -1,6 +1,7 @@
-"""A pooled PostgreSQL connection is pinged before use only after sitting idle
-(app/db/engine.py): a dead idle one is replaced unseen; one in steady use is not pinged,
-and the pool recovers after its first failure."""
+"""The engine's connections (app/db/engine.py): a pooled PostgreSQL connection is pinged
+before use only after sitting idle (a dead idle one is replaced unseen; one in steady use
+is not pinged, and the pool recovers after its first failure); a single read runs
+outside a transaction on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import asyncio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from app.db.engine import create_engine
+from app.db.engine import create_engine, one_read
 
 
 async def _backend_pid(engine: AsyncEngine) -> int:
@@ -78,5 +79,43 @@ async def test_a_connection_in_steady_use_is_not_pinged_and_the_pool_recovers(
 
         # and the next use gets a new connection
         assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()
+
+
+async def _transaction_starts(connection: AsyncConnection) -> tuple[object, object]:
+    """When the transactions of two statements 10 ms apart began: the same time when
+    they share one."""
+    first = (
+        await connection.execute(text("SELECT transaction_timestamp() FROM pg_sleep(0.01)"))
+    ).scalar_one()
+    second = (await connection.execute(text("SELECT transaction_timestamp()"))).scalar_one()
+    return first, second
+
+
+async def test_a_single_read_runs_outside_a_transaction_on_postgresql(postgres_url: str) -> None:
+    # given the engine
+    engine = create_engine(postgres_url)
+    try:
+        # when two statements run on one read's connection
+        async with one_read(engine) as connection:
+            first, second = await _transaction_starts(connection)
+
+        # then each ran in a transaction of its own: no BEGIN was sent around them
+        assert first != second
+        # and the connection went back to the pool in its usual mode
+        async with engine.connect() as connection:
+            first, second = await _transaction_starts(connection)
+        assert first == second
+    finally:
+        await engine.dispose()
+
+
+async def test_a_single_read_on_sqlite_reads(sqlite_url: str) -> None:
+    # given the embedded default, when a single read runs, then it answers
+    engine = create_engine(sqlite_url)
+    try:
+        async with one_read(engine) as connection:
+            assert (await connection.execute(text("SELECT 41 + 1"))).scalar_one() == 42
     finally:
         await engine.dispose()
