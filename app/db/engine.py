@@ -6,11 +6,13 @@ asyncpg, SQLAlchemy's ping is three statements (BEGIN, an empty query, ROLLBACK)
 payInvoice checks a connection out about six times: PostgreSQL's statement log of a
 bench run (scenario d) showed 12.3 BEGINs a payInvoice, 7.2 of them ending in
 ROLLBACK, six of those the pings. What a ping is for stays covered: a connection that
-waited long enough for the server to restart, a proxy or firewall to drop it, or the
-server's idle timeout to close it, is pinged and replaced when dead (the pool's own
-`DisconnectionError` handling, as for `pool_pre_ping`); one in steady use is not, and if
-the server went away under it, its first statement's disconnect error makes SQLAlchemy
-invalidate the whole pool, as it would for a connection lost mid-transaction.
+the driver has seen closed (a server restart, its idle timeout) is replaced at every
+checkout without a round trip; one that waited long enough for a proxy or firewall to
+drop it unseen is pinged and replaced when dead (the pool's own `DisconnectionError`
+handling, as for `pool_pre_ping`). What is given up: a connection in steady use whose
+far side vanished without the driver hearing (a half-open socket behind a proxy) fails
+its first statement instead, which makes SQLAlchemy drop the whole pool's connections,
+as for a connection lost mid-transaction.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
 
 
 def ping_when_idle(engine: AsyncEngine, after_seconds: float, clock: Any = time.monotonic) -> None:
-    """Ping a pooled connection at checkout when it has been idle `after_seconds`; a dead
-    one is replaced by a new connection and the pool's older ones are dropped."""
+    """At checkout, replace a pooled connection the driver already knows is closed (no
+    round trip), and ping one idle for `after_seconds`: a dead one is replaced by a new
+    connection and the pool's older ones are dropped, as `pool_pre_ping` does. (Unlike
+    `pool_pre_ping`, a failed ping does not run `handle_error` hooks; none is set.)"""
     dialect: Dialect = engine.dialect
 
     @event.listens_for(engine.sync_engine, "checkin")
@@ -90,8 +94,14 @@ def ping_when_idle(engine: AsyncEngine, after_seconds: float, clock: Any = time.
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: object) -> None:
+        is_closed = getattr(dialect.get_driver_connection(dbapi_connection), "is_closed", None)
+        if is_closed is not None and is_closed():
+            # The server ended it while it was pooled (a restart, its idle timeout) and the
+            # driver heard: only this one is replaced, at no cost.
+            raise exc.DisconnectionError("the server closed the connection while it was pooled")
         idle_since = record.info.get(_IDLE_SINCE)
-        # A new connection (never checked in) has just proved itself by connecting.
+        # A new connection (never checked in) has just proved itself by connecting; the
+        # pool clears `info` when it replaces one.
         if idle_since is None or clock() - idle_since < after_seconds:
             return
         try:

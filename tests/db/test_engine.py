@@ -6,13 +6,15 @@ outside a transaction on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from app.db.engine import create_engine, one_read
+from app.db.engine import PING_AFTER_IDLE_SECONDS, create_engine, one_read, ping_when_idle
 
 
 async def _backend_pid(engine: AsyncEngine) -> int:
@@ -22,7 +24,7 @@ async def _backend_pid(engine: AsyncEngine) -> int:
 
 
 async def _kill(server_url: str, pid: int) -> None:
-    """Ends the server side of a pooled connection, as a restart or a proxy would."""
+    """Ends the server side of a pooled connection, as a restart or an idle timeout would."""
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as connection:
@@ -35,19 +37,132 @@ async def _kill(server_url: str, pid: int) -> None:
                     )
                 ).scalar_one() == 0
                 if gone:
-                    return
+                    break
                 await asyncio.sleep(0.01)
-        pytest.fail(f"backend {pid} did not end")
+            else:
+                pytest.fail(f"backend {pid} did not end")
     finally:
         await admin.dispose()
+    # the client's event loop reads the server's goodbye (on loopback, at once)
+    await asyncio.sleep(0.2)
 
 
-async def test_a_dead_connection_idle_past_the_bound_is_replaced_unseen(
-    postgres_url: str,
+class Hop:
+    """A TCP hop in front of PostgreSQL. After `vanish()`, the connections open through
+    it look alive to the client until it next sends, which closes them: a far side gone
+    without the client hearing (a proxy restarted, a half-open socket). Connections made
+    after it work."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._generation = 0
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def vanish(self) -> None:
+        self._generation += 1
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for pipe in self._pipes:
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        generation = self._generation
+
+        async def to_server() -> None:
+            while data := await reader.read(65536):
+                if generation != self._generation:
+                    writer.transport.abort()
+                    break
+                upstream_writer.write(data)
+                await upstream_writer.drain()
+            upstream_writer.close()
+
+        async def to_client() -> None:
+            while data := await upstream_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        pipes = {asyncio.ensure_future(to_server()), asyncio.ensure_future(to_client())}
+        self._pipes |= pipes
+        await asyncio.gather(*pipes, return_exceptions=True)
+        self._pipes -= pipes
+
+
+@pytest.fixture
+async def hop_url(postgres_url: str) -> AsyncIterator[tuple[Hop, str]]:
+    url = make_url(postgres_url)
+    hop = Hop(url.host or "127.0.0.1", url.port or 5432)
+    await hop.start()
+    try:
+        yield hop, url.set(host="127.0.0.1", port=hop.port).render_as_string(hide_password=False)
+    finally:
+        await hop.close()
+
+
+def _count_pings(monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine) -> list[object]:
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_connection_is_pinged_once_idle_for_the_bound_and_not_before(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given a pooled connection whose server side has ended while it sat idle longer
-    # than the bound (0 s: every checkout is after it)
-    engine = create_engine(postgres_url, ping_after_idle_seconds=0.0)
+    # given an engine pinging after one second idle, on a clock the test moves
+    engine = create_async_engine(postgres_url, pool_size=1)
+    clock = FakeClock()
+    ping_when_idle(engine, PING_AFTER_IDLE_SECONDS, clock)
+    pings = _count_pings(monkeypatch, engine)
+    try:
+        first = await _backend_pid(engine)  # a new connection: no ping
+
+        # when it is used again 0.99 s after it came back, then 1.0 s after
+        clock.now += 0.99
+        again = await _backend_pid(engine)
+        assert pings == []
+        clock.now += 1.0
+        late = await _backend_pid(engine)
+
+        # then only the second use pinged, on the same (live) connection
+        assert len(pings) == 1
+        assert first == again == late
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_the_server_ended_is_replaced_without_a_ping(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a pooled connection in steady use (the bound is an hour) whose server side
+    # ended, and the driver heard it
+    engine = create_engine(postgres_url, ping_after_idle_seconds=3600.0)
+    pings = _count_pings(monkeypatch, engine)
     try:
         first = await _backend_pid(engine)
         await _kill(postgres_url, first)
@@ -55,32 +170,64 @@ async def test_a_dead_connection_idle_past_the_bound_is_replaced_unseen(
         # when it is asked for again
         second = await _backend_pid(engine)
 
-        # then the ping found it dead and the pool answered on a new connection
+        # then the pool answered on a new connection, with no ping and no error
+        assert second != first
+        assert pings == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_vanished_connection_idle_past_the_bound_is_pinged_and_replaced_unseen(
+    hop_url: tuple[Hop, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a pooled connection idle past the bound (0 s: every checkout is after it)
+    # whose far side vanished without the driver hearing
+    hop, url = hop_url
+    engine = create_engine(url, ping_after_idle_seconds=0.0)
+    pings = _count_pings(monkeypatch, engine)
+    try:
+        first = await _backend_pid(engine)
+        hop.vanish()
+
+        # when it is asked for again
+        second = await _backend_pid(engine)
+
+        # then one ping found it dead and the pool answered on a new connection
+        assert len(pings) == 1
         assert second != first
     finally:
         await engine.dispose()
 
 
-async def test_a_connection_in_steady_use_is_not_pinged_and_the_pool_recovers(
-    postgres_url: str,
+async def test_a_vanished_connection_in_steady_use_fails_once_and_the_pool_recovers(
+    hop_url: tuple[Hop, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a pooled connection back in the pool for less than the bound (an hour), whose
-    # server side has ended
-    engine = create_engine(postgres_url, ping_after_idle_seconds=3600.0)
+    # far side vanished without the driver hearing
+    hop, url = hop_url
+    engine = create_engine(url, ping_after_idle_seconds=3600.0)
+    pings = _count_pings(monkeypatch, engine)
     try:
         first = await _backend_pid(engine)
-        await _kill(postgres_url, first)
+        hop.vanish()
 
         # when it is used at once, then its statement meets the dead connection (no ping
         # went first) and SQLAlchemy reports it as lost
         with pytest.raises(DBAPIError) as failure:
             await _backend_pid(engine)
         assert failure.value.connection_invalidated
+        assert pings == []
 
         # and the next use gets a new connection
         assert await _backend_pid(engine) != first
     finally:
         await engine.dispose()
+
+
+def test_the_embedded_sqlite_engine_pings_nothing(sqlite_url: str) -> None:
+    # given the embedded default, then no checkout hook runs on its connections
+    engine = create_engine(sqlite_url)
+    assert len(engine.sync_engine.pool.dispatch.checkout) == 0
 
 
 async def _transaction_starts(connection: AsyncConnection) -> tuple[object, object]:
