@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.db.engine import PING_AFTER_IDLE_SECONDS, create_engine, one_read, ping_when_idle
+from tests.tcp_hop import TcpHop
 
 
 async def _backend_pid(engine: AsyncEngine) -> int:
@@ -47,63 +48,10 @@ async def _kill(server_url: str, pid: int) -> None:
     await asyncio.sleep(0.2)
 
 
-class Hop:
-    """A TCP hop in front of PostgreSQL. After `vanish()`, the connections open through
-    it look alive to the client until it next sends, which closes them: a far side gone
-    without the client hearing (a proxy restarted, a half-open socket). Connections made
-    after it work."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._generation = 0
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def vanish(self) -> None:
-        self._generation += 1
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for pipe in self._pipes:
-            pipe.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
-        generation = self._generation
-
-        async def to_server() -> None:
-            while data := await reader.read(65536):
-                if generation != self._generation:
-                    writer.transport.abort()
-                    break
-                upstream_writer.write(data)
-                await upstream_writer.drain()
-            upstream_writer.close()
-
-        async def to_client() -> None:
-            while data := await upstream_reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-            writer.close()
-
-        pipes = {asyncio.ensure_future(to_server()), asyncio.ensure_future(to_client())}
-        self._pipes |= pipes
-        await asyncio.gather(*pipes, return_exceptions=True)
-        self._pipes -= pipes
-
-
 @pytest.fixture
-async def hop_url(postgres_url: str) -> AsyncIterator[tuple[Hop, str]]:
+async def hop_url(postgres_url: str) -> AsyncIterator[tuple[TcpHop, str]]:
     url = make_url(postgres_url)
-    hop = Hop(url.host or "127.0.0.1", url.port or 5432)
+    hop = TcpHop(url.host or "127.0.0.1", url.port or 5432)
     await hop.start()
     try:
         yield hop, url.set(host="127.0.0.1", port=hop.port).render_as_string(hide_password=False)
@@ -178,7 +126,7 @@ async def test_a_connection_the_server_ended_is_replaced_without_a_ping(
 
 
 async def test_a_vanished_connection_idle_past_the_bound_is_pinged_and_replaced_unseen(
-    hop_url: tuple[Hop, str], monkeypatch: pytest.MonkeyPatch
+    hop_url: tuple[TcpHop, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a pooled connection idle past the bound (0 s: every checkout is after it)
     # whose far side vanished without the driver hearing
@@ -200,7 +148,7 @@ async def test_a_vanished_connection_idle_past_the_bound_is_pinged_and_replaced_
 
 
 async def test_a_vanished_connection_in_steady_use_fails_once_and_the_pool_recovers(
-    hop_url: tuple[Hop, str], monkeypatch: pytest.MonkeyPatch
+    hop_url: tuple[TcpHop, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a pooled connection back in the pool for less than the bound (an hour), whose
     # far side vanished without the driver hearing

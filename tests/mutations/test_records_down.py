@@ -4,8 +4,6 @@ is back the payment is finished, with its one charge, and replayed to the same k
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
 import httpx
@@ -17,63 +15,11 @@ from sandbox.seed import GB_OPEN_INVOICE_ID
 from tests.mutations.conftest import WorldFactory
 from tests.mutations.helpers import Sandbox, codes, pay, pay_answer
 from tests.mutations.transports import AfterFirstCharge
+from tests.tcp_hop import TcpHop
 
 INVOICE = GB_OPEN_INVOICE_ID
 PAST_GRACE = timedelta(seconds=31)  # the default RELAY_GRACE_SECONDS is 30
 PAST_LEASE = DEFAULT_LEASE + timedelta(seconds=1)
-
-
-class Cuttable:
-    """A TCP hop in front of PostgreSQL that can be cut: open connections are reset and
-    new ones closed at once, as a database host that went away looks to the gateway."""
-
-    def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        self._upstream = (parsed.host or "127.0.0.1", parsed.port or 5432)
-        self._url = parsed
-        self._open: set[asyncio.StreamWriter] = set()
-        self.is_cut = False
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return self._url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-
-    def cut(self) -> None:
-        self.is_cut = True
-        for writer in list(self._open):
-            writer.transport.abort()
-
-    def restore(self) -> None:
-        self.is_cut = False
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.is_cut:
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
-        self._open |= {writer, up_writer}
-        try:
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        finally:
-            self._open -= {writer, up_writer}
-            writer.transport.abort()
-            up_writer.transport.abort()
-
-    @staticmethod
-    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while chunk := await source.read(65536):
-                sink.write(chunk)
-                await sink.drain()
-        sink.transport.abort()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -81,8 +27,11 @@ async def test_records_lost_after_the_charge_are_a_typed_retryable_problem(
     world_factory: WorldFactory, database_url: str
 ) -> None:
     # given a gateway whose database goes away right after the payments service charged
-    database = Cuttable(database_url)
-    through_hop = await database.start()
+    parsed = make_url(database_url)
+    database = TcpHop(parsed.host or "127.0.0.1", parsed.port or 5432)
+    through_hop = parsed.set(host="127.0.0.1", port=await database.start()).render_as_string(
+        hide_password=False
+    )
 
     async def cut() -> None:
         database.cut()
@@ -119,7 +68,7 @@ async def test_records_lost_after_the_charge_are_a_typed_retryable_problem(
         assert await relay.run_once() == 1
         retried = await pay(world.client, world.token, "records-down", INVOICE)
     finally:
-        await database.stop()
+        await database.close()
     assert codes(retried) == [], retried
     assert retried["payment"]["status"] == "SUCCEEDED"
     charges = await world.payments.posts("/v1/payments")

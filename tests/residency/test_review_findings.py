@@ -21,76 +21,13 @@ from app.residency.regions import is_unreachable
 from sandbox.seed import GB_BUSINESS_ID, GB_OPEN_INVOICE_ID, IN_BUSINESS_ID, IN_OPEN_INVOICE_ID
 from tests.mutations.helpers import codes, lock_rows, pay, pay_answer
 from tests.residency.conftest import GatewayFactory
-
-
-class Proxy:
-    """A TCP proxy in front of PostgreSQL whose far side can be cut: `up` forwards,
-    `refuse` closes every connection at once (a database that is down), `hang` accepts
-    and never answers (a partition: packets dropped, nothing refused)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.mode = "up"
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._open: set[asyncio.StreamWriter] = set()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def set(self, mode: str) -> None:
-        self.mode = mode
-        if mode == "up":
-            self._flowing.set()
-        else:
-            self._flowing.clear()
-            for writer in list(self._open):
-                if mode == "refuse":
-                    writer.close()
-
-    async def close(self) -> None:
-        self._flowing.set()
-        for writer in list(self._open):
-            writer.close()
-        if self._server is not None:
-            self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._open.add(writer)
-        try:
-            if self.mode == "refuse":
-                return
-            if self.mode == "hang":
-                await asyncio.sleep(3600)
-                return
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-            self._open.add(up_writer)
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        except (OSError, asyncio.CancelledError):
-            pass
-        finally:
-            self._open.discard(writer)
-            writer.close()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                await self._flowing.wait()
-                if self.mode == "refuse":
-                    break
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.close()
+from tests.tcp_hop import TcpHop
 
 
 @contextlib.asynccontextmanager
-async def proxied(url: str) -> AsyncIterator[tuple[Proxy, str]]:
+async def proxied(url: str) -> AsyncIterator[tuple[TcpHop, str]]:
     parsed = make_url(url)
-    proxy = Proxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+    proxy = TcpHop(parsed.host or "127.0.0.1", parsed.port or 5432)
     await proxy.start()
     try:
         yield (

@@ -2,7 +2,8 @@
 the shared `rabbitmq_server_url` fixture: skipped locally without one, failed on CI): envelopes
 published to the exchange directly, as the relay does, reach every process's own queue.
 
-Broker loss is made with a TCP proxy in front of the broker: cutting its connections is
+Broker loss is made with a TCP hop in front of the broker (tests/tcp_hop.py): cutting its
+connections is
 what a broker restart or a network failure looks like to the feed.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aio_pika
@@ -19,6 +21,7 @@ import pytest
 from app.events.envelope import EXCHANGE, Event
 from app.subscriptions.amqp_feed import AmqpFeed
 from tests.subscriptions.conftest import event
+from tests.tcp_hop import TcpHop
 
 
 class Sink:
@@ -88,65 +91,36 @@ async def test_a_message_that_is_not_an_event_is_skipped(rabbitmq_server_url: st
     assert feed.skipped == 2
 
 
-class Proxy:
-    """Forwards TCP to the broker; `cut()` drops every connection, as a restart does."""
+@dataclass
+class BrokerHop:
+    """The broker behind a TCP hop (tests/tcp_hop.py); `url` names the hop."""
 
-    def __init__(self, broker: str) -> None:
-        parts = urlsplit(broker)
-        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 5672)
-        self.url = broker.replace(parts.netloc.rsplit("@", 1)[-1], "127.0.0.1:{port}")
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
-        self._writers |= {writer, up_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    def cut(self) -> None:
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+    hop: TcpHop
+    url: str
 
 
 @pytest.fixture
-async def proxy(rabbitmq_server_url: str) -> AsyncIterator[Proxy]:
-    proxy = Proxy(rabbitmq_server_url)
-    yield proxy
-    await proxy.close()
+async def proxy(rabbitmq_server_url: str) -> AsyncIterator[BrokerHop]:
+    parts = urlsplit(rabbitmq_server_url)
+    hop = TcpHop(parts.hostname or "127.0.0.1", parts.port or 5672)
+    port = await hop.start()
+    host = parts.netloc.rsplit("@", 1)[-1]
+    yield BrokerHop(hop, rabbitmq_server_url.replace(host, f"127.0.0.1:{port}"))
+    await hop.close()
 
 
 async def test_after_losing_the_broker_it_reconnects_and_receives_again(
-    proxy: Proxy, rabbitmq_server_url: str
+    proxy: BrokerHop, rabbitmq_server_url: str
 ) -> None:
-    port = await proxy.start()
     sink = Sink()
-    feed = AmqpFeed(proxy.url.format(port=port), sink, first_backoff=0.05)
+    feed = AmqpFeed(proxy.url, sink, first_backoff=0.05)
     async with running(feed):
         before = event("invoice.paid", "inv_GB0003", sequence=1)
         await publish(rabbitmq_server_url, before.to_json())
         await sink.wait_for(1)
         # When the connection to the broker is lost
-        proxy.cut()
+        proxy.hop.cut()
+        proxy.hop.restore()
         for _ in range(500):
             if feed.connections == 2 and feed.consuming.is_set():
                 break
