@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy.engine import make_url
 
 MODES = ("up", "cut", "refuse", "hang")
 
@@ -114,3 +117,15 @@ class TcpHop:
                 sink.write(data)
                 await sink.drain()
         sink.close()
+
+
+@contextlib.asynccontextmanager
+async def database_behind_hop(url: str) -> AsyncIterator[tuple[TcpHop, str]]:
+    """A hop in front of the database at `url` (a SQLAlchemy URL), and the URL through it."""
+    parsed = make_url(url)
+    hop = TcpHop(parsed.host or "127.0.0.1", parsed.port or 5432)
+    await hop.start()
+    try:
+        yield hop, parsed.set(host="127.0.0.1", port=hop.port).render_as_string(hide_password=False)
+    finally:
+        await hop.close()

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.db.engine import PING_AFTER_IDLE_SECONDS, create_engine, one_read, ping_when_idle
-from tests.tcp_hop import TcpHop
+from tests.tcp_hop import TcpHop, database_behind_hop
 
 
 async def _backend_pid(engine: AsyncEngine) -> int:
@@ -50,13 +50,8 @@ async def _kill(server_url: str, pid: int) -> None:
 
 @pytest.fixture
 async def hop_url(postgres_url: str) -> AsyncIterator[tuple[TcpHop, str]]:
-    url = make_url(postgres_url)
-    hop = TcpHop(url.host or "127.0.0.1", url.port or 5432)
-    await hop.start()
-    try:
-        yield hop, url.set(host="127.0.0.1", port=hop.port).render_as_string(hide_password=False)
-    finally:
-        await hop.close()
+    async with database_behind_hop(postgres_url) as (hop, url):
+        yield hop, url
 
 
 def _count_pings(monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine) -> list[object]:

@@ -8,14 +8,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from app.idempotency.store import DEFAULT_LEASE
 from sandbox.seed import GB_OPEN_INVOICE_ID
 from tests.mutations.conftest import WorldFactory
 from tests.mutations.helpers import Sandbox, codes, pay, pay_answer
 from tests.mutations.transports import AfterFirstCharge
-from tests.tcp_hop import TcpHop
+from tests.tcp_hop import database_behind_hop
 
 INVOICE = GB_OPEN_INVOICE_ID
 PAST_GRACE = timedelta(seconds=31)  # the default RELAY_GRACE_SECONDS is 30
@@ -27,22 +26,18 @@ async def test_records_lost_after_the_charge_are_a_typed_retryable_problem(
     world_factory: WorldFactory, database_url: str
 ) -> None:
     # given a gateway whose database goes away right after the payments service charged
-    parsed = make_url(database_url)
-    database = TcpHop(parsed.host or "127.0.0.1", parsed.port or 5432)
-    through_hop = parsed.set(host="127.0.0.1", port=await database.start()).render_as_string(
-        hide_password=False
-    )
+    async with database_behind_hop(database_url) as (database, through_hop):
 
-    async def cut() -> None:
-        database.cut()
+        async def cut() -> None:
+            database.cut()
 
-    def wrap(
-        name: str, transport: httpx.AsyncBaseTransport, invoicing: Sandbox, payments: Sandbox
-    ) -> httpx.AsyncBaseTransport:
-        return AfterFirstCharge(transport, cut) if name == "payments" else transport
+        def wrap(
+            name: str, transport: httpx.AsyncBaseTransport, invoicing: Sandbox, payments: Sandbox
+        ) -> httpx.AsyncBaseTransport:
+            return AfterFirstCharge(transport, cut) if name == "payments" else transport
 
-    world = await world_factory(wrap=wrap, database_url=through_hop)
-    try:
+        world = await world_factory(wrap=wrap, database_url=through_hop)
+
         # when the caller pays
         answer = await pay_answer(world.client, world.token, "records-down", INVOICE)
 
@@ -67,8 +62,6 @@ async def test_records_lost_after_the_charge_are_a_typed_retryable_problem(
         relay = await world.relay(outbox_ahead=PAST_GRACE, keys_ahead=PAST_LEASE)
         assert await relay.run_once() == 1
         retried = await pay(world.client, world.token, "records-down", INVOICE)
-    finally:
-        await database.close()
     assert codes(retried) == [], retried
     assert retried["payment"]["status"] == "SUCCEEDED"
     charges = await world.payments.posts("/v1/payments")

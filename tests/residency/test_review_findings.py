@@ -7,9 +7,7 @@ that refusal must end the mutation as a reuse, not pause it for ever)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -21,27 +19,13 @@ from app.residency.regions import is_unreachable
 from sandbox.seed import GB_BUSINESS_ID, GB_OPEN_INVOICE_ID, IN_BUSINESS_ID, IN_OPEN_INVOICE_ID
 from tests.mutations.helpers import codes, lock_rows, pay, pay_answer
 from tests.residency.conftest import GatewayFactory
-from tests.tcp_hop import TcpHop
-
-
-@contextlib.asynccontextmanager
-async def proxied(url: str) -> AsyncIterator[tuple[TcpHop, str]]:
-    parsed = make_url(url)
-    proxy = TcpHop(parsed.host or "127.0.0.1", parsed.port or 5432)
-    await proxy.start()
-    try:
-        yield (
-            proxy,
-            parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
-        )
-    finally:
-        await proxy.close()
+from tests.tcp_hop import database_behind_hop
 
 
 async def test_a_hung_indian_database_does_not_stall_uk_payments(
     region_databases: dict[str, str], gateway_factory: GatewayFactory
 ) -> None:
-    async with proxied(region_databases["IN"]) as (proxy, in_url):
+    async with database_behind_hop(region_databases["IN"]) as (proxy, in_url):
         # given a gateway whose Indian database then stops answering (a partition)
         gateway = await gateway_factory(
             {"GB": region_databases["GB"], "IN": in_url}, request_timeout_seconds=8
@@ -76,7 +60,7 @@ async def test_an_indian_database_refusing_connections_with_an_error_stops_no_uk
 async def test_a_key_reused_for_another_region_s_invoice_is_refused_while_its_region_is_down(
     region_databases: dict[str, str], gateway_factory: GatewayFactory
 ) -> None:
-    async with proxied(region_databases["IN"]) as (proxy, in_url):
+    async with database_behind_hop(region_databases["IN"]) as (proxy, in_url):
         gateway = await gateway_factory({"GB": region_databases["GB"], "IN": in_url})
         # given key K paid an Indian invoice
         first = await pay(
@@ -127,7 +111,7 @@ CUSTOMER = """mutation($input: CreateCustomerInput!) { createCustomer(input: $in
 async def test_a_single_step_key_reused_for_another_region_s_business_is_refused_as_reused(
     region_databases: dict[str, str], gateway_factory: GatewayFactory
 ) -> None:
-    async with proxied(region_databases["IN"]) as (proxy, in_url):
+    async with database_behind_hop(region_databases["IN"]) as (proxy, in_url):
         gateway = await gateway_factory({"GB": region_databases["GB"], "IN": in_url})
 
         async def customer(business: str) -> list[str]:
@@ -164,7 +148,7 @@ class _RefusedError(Exception):
 async def test_a_hung_region_database_delays_the_start_by_the_connect_timeout_at_most(
     region_databases: dict[str, str], gateway_factory: GatewayFactory
 ) -> None:
-    async with proxied(region_databases["IN"]) as (proxy, in_url):
+    async with database_behind_hop(region_databases["IN"]) as (proxy, in_url):
         # given India's database accepts no connection (a partition) as the gateway starts
         proxy.set("hang")
         started = time.monotonic()

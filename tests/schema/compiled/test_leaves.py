@@ -7,7 +7,6 @@ right object. And the usual values take the inline path: the completer is not ca
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import enum
 from decimal import Decimal
@@ -18,6 +17,7 @@ import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.schema.compiled import CompiledExecutor, CompletedLeavesExecutor
+from tests.schema.compiled.toy import soon
 from tests.schema.test_executor import _answer
 
 
@@ -25,11 +25,6 @@ from tests.schema.test_executor import _answer
 class Colour(enum.Enum):
     RED = "RED"
     BLUE = "BLUE"
-
-
-async def _soon(value: Any) -> Any:
-    await asyncio.sleep(0)
-    return value
 
 
 @strawberry.type
@@ -55,7 +50,7 @@ class Thing:
     @strawberry.field
     def later(self) -> str:
         # A plain method answering an awaitable: graphql-core waits for it.
-        return _soon(self.name)  # type: ignore[return-value]
+        return soon(self.name)  # type: ignore[return-value]
 
 
 def _thing(**changes: Any) -> Thing:
@@ -109,7 +104,7 @@ def _schema(executor: type[Any], changes: dict[str, Any]) -> strawberry.Schema:
         def things(self) -> list[Thing | None]:
             odd = _thing(**changes)
             if changes.get("maybe_name") == "later":
-                odd.maybe_name = _soon("answered later")  # type: ignore[assignment]
+                odd.maybe_name = soon("answered later")  # type: ignore[assignment]
             return [_thing(), odd, _thing(name="third")]
 
     return strawberry.Schema(query=Query, execution_context_class=executor)

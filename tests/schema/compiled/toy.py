@@ -52,7 +52,8 @@ class Upper(FieldExtension):
         return str(next_(source, info, **kwargs)).upper()
 
 
-async def _soon(value: Any) -> Any:
+async def soon(value: Any) -> Any:
+    """The value, after one step of the event loop: an answer that is awaited."""
     await asyncio.sleep(0)
     return value
 
@@ -123,7 +124,7 @@ class Customer:
     @resolved("Owned.", extensions=[Owned("Invoice")])
     def latest(self, info: strawberry.Info) -> Invoice:
         # Answered later, as a page's deferred read is.
-        return _soon(self.invoice_list[-1])  # type: ignore[return-value]
+        return soon(self.invoice_list[-1])  # type: ignore[return-value]
 
     @resolved("Owned.", extensions=[Owned("Invoice")])
     def foreign(self) -> Invoice:
@@ -250,13 +251,13 @@ class Query:
     @strawberry.field
     def later_items(self) -> list[str | None]:
         # Awaitable items: one answers, one fails at its own position.
-        return [_soon("later"), _failing()]  # type: ignore[list-item]
+        return [soon("later"), _failing()]  # type: ignore[list-item]
 
     @strawberry.field
     def items(self) -> list[str]:
         # An awaitable item, then a null in a non-null item: the list fails while the
         # first item is pending.
-        return [_soon("later"), None]  # type: ignore[list-item]
+        return [soon("later"), None]  # type: ignore[list-item]
 
 
 DOCUMENTS = {
