@@ -1,5 +1,6 @@
-"""Money and payment methods take their enum members from a lookup by value: the same
-members the enum's call gives, and a value the enum does not list refused as it refuses."""
+"""Money, payment methods, and invoice and payment statuses take their enum members from
+a lookup by value (`member_of`): the same members the enum's call gives, and a value the
+enum does not list refused as it refuses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Any
 import pytest
 
 from app.downstream import models
-from app.schema.types.enums import CurrencyCode, PaymentMethodType
+from app.schema.types.enums import (
+    CurrencyCode,
+    InvoiceStatus,
+    PaymentMethodType,
+    PaymentStatus,
+    member_of,
+)
 from app.schema.types.values import Money, PaymentMethod
 
 
@@ -37,3 +44,8 @@ def test_an_unknown_method_type_is_refused_as_the_enum_refuses_it() -> None:
     method = method_of("cash")  # as a service breaking the contract would send it
     with pytest.raises(ValueError, match="'cash' is not a valid PaymentMethodType"):
         PaymentMethod.of(method)
+
+
+@pytest.mark.parametrize("kind", [InvoiceStatus, PaymentStatus])
+def test_every_status_is_the_enums_own_member(kind: type[InvoiceStatus]) -> None:
+    assert [member_of(kind, member.value) for member in kind] == list(kind)
