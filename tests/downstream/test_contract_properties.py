@@ -78,12 +78,42 @@ def test_every_contract_valid_object_is_accepted_as_it_is(
     assert from_json == from_python
     shown = from_python.model_dump()
     for name, value in item.items():
+        if name not in shown:
+            # A field the contract does not name (a newer minor version's), ignored; it
+            # may carry another object's field name, such as an extra `due_date: null`
+            # on a payment (hypothesis found one in CI).
+            continue
         if name in ("created_at", "updated_at"):
             assert shown[name] == parse_timestamp(value)
         elif name == "due_date":
             assert shown[name].isoformat() == value
-        elif name in shown and not isinstance(value, dict | list):
+        elif not isinstance(value, dict | list):
             assert shown[name] == value, name
+
+
+def test_a_field_named_as_another_objects_is_ignored_as_an_extra() -> None:
+    # Given a contract-valid payment that also carries `due_date: null` (an invoice's
+    # field name; the contract allows fields it does not name)
+    item = {
+        "id": "pay_0",
+        "object": "payment",
+        "business_id": "",
+        "invoice_id": "",
+        "amount": 1,
+        "currency": "EUR",
+        "status": "failed",
+        "amount_refunded": 0,
+        "payment_method": {"type": "upi"},
+        "created_at": "2000-01-01T00:00:60+00:00",
+        "due_date": None,
+    }
+    assert contract_errors("Payment", item) == []
+
+    # When the gateway reads it, then both ways accept it, without the extra
+    from_python, from_json = _both_ways(models.Payment, item)
+    assert isinstance(from_python, models.Payment), from_python
+    assert from_json == from_python
+    assert "due_date" not in from_python.model_dump()
 
 
 @pytest.mark.parametrize(("kind", "how"), EVERY_BREAK)
